@@ -1,0 +1,62 @@
+package vault
+
+import (
+	"context"
+	"slices"
+)
+
+// RoleAuthorizer is the interim authoriser that stands until the policy
+// engine (policy/) takes over, and the baseline the engine is measured
+// against. It enforces tenant isolation and role rules only:
+//
+//   - admin and agent may create, update and erase contacts;
+//   - admin, agent and dpo read every field in the clear;
+//   - a volunteer reads contacts with contact and location details masked
+//     and special-category fields hidden;
+//   - only admin may create tokens;
+//   - citizen may do nothing yet.
+//
+// It is safe for concurrent use.
+type RoleAuthorizer struct {
+	Schema *Schema
+}
+
+var _ Authorizer = (*RoleAuthorizer)(nil)
+
+// Authorize implements Authorizer.
+func (a *RoleAuthorizer) Authorize(ctx context.Context, req *AuthzRequest) (*Decision, error) {
+	d := &Decision{ID: "", Revision: "interim-roles"}
+	p := req.Principal
+	if p == nil || p.TenantID != req.Resource.TenantID {
+		d.Reason = "the resource is in another tenant"
+		return d, nil
+	}
+	switch req.Action {
+	case ActionContactCreate, ActionContactUpdate, ActionContactErase:
+		d.Allow = p.Role == RoleAdmin || p.Role == RoleAgent
+	case ActionContactRead, ActionContactSearch:
+		d.Allow = slices.Contains([]string{RoleAdmin, RoleAgent, RoleDPO, RoleVolunteer}, p.Role)
+	case ActionTokenCreate:
+		d.Allow = p.Role == RoleAdmin
+	}
+	if !d.Allow {
+		d.Reason = "the role " + p.Role + " may not " + req.Action
+		return d, nil
+	}
+	d.Fields = make(map[string]string, len(a.Schema.Fields))
+	for _, f := range a.Schema.Fields {
+		switch {
+		case p.Role != RoleVolunteer:
+			d.Fields[f.Name] = Clear
+		case f.Special():
+			d.Fields[f.Name] = Hidden
+		case f.Category == "contact" || f.Category == "location" && f.Segment == "":
+			d.Fields[f.Name] = Masked
+		case f.Category == "free_text":
+			d.Fields[f.Name] = Hidden
+		default:
+			d.Fields[f.Name] = Clear
+		}
+	}
+	return d, nil
+}
