@@ -21,13 +21,16 @@ type LoadOptions struct {
 	Action string
 }
 
-// LoadContacts validates, seals and stores many contacts for a tenant on
-// behalf of the local operator (demo data, bulk loads): sealing runs on
+// LoadContacts validates, seals and stores n contacts for a tenant on
+// behalf of the local operator (demo data, bulk loads). gen(i) returns the
+// i-th input (0 ≤ i < n) and is called from several goroutines at once, so
+// it must be safe for concurrent use; nothing needs to hold all n inputs in
+// memory. Sealing runs on
 // Workers goroutines, and batches go to the store in order, each in one
 // transaction with one audit entry. It stops at the first invalid input
 // (EINVALID naming its position) or store error; batches stored before
 // stay stored. It returns how many contacts were stored.
-func (s *Service) LoadContacts(ctx context.Context, tenantID string, inputs []*ContactInput, opts LoadOptions) (int, error) {
+func (s *Service) LoadContacts(ctx context.Context, tenantID string, n int, gen func(i int) *ContactInput, opts LoadOptions) (int, error) {
 	if err := s.EnsureTenant(ctx, tenantID); err != nil {
 		return 0, err
 	}
@@ -53,7 +56,7 @@ func (s *Service) LoadContacts(ctx context.Context, tenantID string, inputs []*C
 		rs  []*Record
 		err error
 	}
-	nb := (len(inputs) + opts.BatchSize - 1) / opts.BatchSize
+	nb := (n + opts.BatchSize - 1) / opts.BatchSize
 	jobs := make(chan int)
 	results := make([]chan batch, nb)
 	for i := range results {
@@ -65,8 +68,8 @@ func (s *Service) LoadContacts(ctx context.Context, tenantID string, inputs []*C
 		go func() {
 			defer wg.Done()
 			for b := range jobs {
-				lo, hi := b*opts.BatchSize, min((b+1)*opts.BatchSize, len(inputs))
-				rs, err := s.sealInputs(tk, tenantID, inputs[lo:hi], lo)
+				lo, hi := b*opts.BatchSize, min((b+1)*opts.BatchSize, n)
+				rs, err := s.sealInputs(tk, tenantID, lo, hi, gen)
 				results[b] <- batch{n: hi - lo, rs: rs, err: err}
 			}
 		}()
@@ -106,15 +109,15 @@ func (s *Service) LoadContacts(ctx context.Context, tenantID string, inputs []*C
 	return loaded, nil
 }
 
-// sealInputs validates and seals a slice of inputs; offset numbers them
-// for error messages.
-func (s *Service) sealInputs(tk TenantKeys, tenantID string, in []*ContactInput, offset int) ([]*Record, error) {
-	rs := make([]*Record, 0, len(in))
-	for i, ci := range in {
+// sealInputs validates and seals inputs lo to hi-1.
+func (s *Service) sealInputs(tk TenantKeys, tenantID string, lo, hi int, gen func(int) *ContactInput) ([]*Record, error) {
+	rs := make([]*Record, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		ci := gen(i)
 		now := s.now()
 		c := &Contact{TenantID: tenantID, Fields: map[string]any{}, Consents: map[string]Consent{}, CreatedAt: now, UpdatedAt: now}
 		if err := s.apply(c, ci.Fields, ci.Consents, false, now); err != nil {
-			e := &Error{Code: EINVALID, Message: fmt.Sprintf("Invalid contact at position %d.", offset+i+1), Fields: ErrorFields(err)}
+			e := &Error{Code: EINVALID, Message: fmt.Sprintf("Invalid contact at position %d.", i+1), Fields: ErrorFields(err)}
 			return nil, e
 		}
 		c.ID = NewID(now)
