@@ -1,0 +1,327 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coffre/coffre/vault"
+	vhttp "github.com/coffre/coffre/vault/http"
+	"github.com/coffre/coffre/vault/keyring"
+	"github.com/coffre/coffre/vault/mock"
+)
+
+// openStore returns the store the tests run on. The HTTP behaviour under
+// test does not depend on it.
+func openStore(tb testing.TB) vault.Store {
+	tb.Helper()
+	s := mock.NewStore()
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// newKeyRing returns a key ring under a fresh random root key.
+func newKeyRing(tb testing.TB) vault.KeyRing {
+	tb.Helper()
+	root, err := keyring.GenerateRootKey()
+	if err != nil {
+		tb.Fatalf("GenerateRootKey() = %v", err)
+	}
+	defer root.Destroy()
+	kr, err := keyring.New(root)
+	if err != nil {
+		tb.Fatalf("keyring.New() = %v", err)
+	}
+	return kr
+}
+
+// hookStore wraps a store so that a test can make some calls fail, block
+// or panic.
+type hookStore struct {
+	vault.Store
+	ping    func(ctx context.Context) error
+	contact func(ctx context.Context, tenantID, id string) (*vault.Record, error)
+}
+
+func (s *hookStore) Ping(ctx context.Context) error {
+	if s.ping != nil {
+		return s.ping(ctx)
+	}
+	return s.Store.Ping(ctx)
+}
+
+func (s *hookStore) Contact(ctx context.Context, tenantID, id string) (*vault.Record, error) {
+	if s.contact != nil {
+		return s.contact(ctx, tenantID, id)
+	}
+	return s.Store.Contact(ctx, tenantID, id)
+}
+
+// clock is a settable clock for the service.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// logBuffer is a concurrency-safe buffer for the captured log.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// env is a Server over a service with tokens for every test role in
+// tenants t1 and t2.
+type env struct {
+	tb     testing.TB
+	store  *hookStore
+	svc    *vault.Service
+	clock  *clock
+	srv    *vhttp.Server
+	h      http.Handler
+	log    *logBuffer
+	tokens map[string]string // "t1/admin" -> bearer token
+}
+
+var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
+	e := &env{tb: tb, store: &hookStore{Store: openStore(tb)}, clock: &clock{t: start}, log: &logBuffer{}, tokens: map[string]string{}}
+	schema := vault.DefaultSchema()
+	e.svc = vault.NewService(e.store, newKeyRing(tb), &vault.RoleAuthorizer{Schema: schema}, schema)
+	e.svc.Now = e.clock.Now
+	for _, tenant := range []string{"t1", "t2"} {
+		for _, role := range []string{vault.RoleAdmin, vault.RoleAgent, vault.RoleVolunteer} {
+			tok, _, err := e.svc.IssueToken(context.Background(), vault.TokenSpec{TenantID: tenant, Role: role})
+			if err != nil {
+				tb.Fatalf("IssueToken(%s, %s) = %v", tenant, role, err)
+			}
+			e.tokens[tenant+"/"+role] = tok
+		}
+	}
+	logger := slog.New(slog.NewJSONHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.srv = vhttp.NewServer(e.svc, vhttp.Options{Logger: logger})
+	e.h = e.srv.Handler()
+	return e
+}
+
+// request describes one call. A body that is a string or []byte is sent
+// as is; anything else is marshalled.
+type request struct {
+	method, path string
+	token        string // a key of env.tokens, or a raw token when it has no '/'
+	body         any
+	header       map[string]string
+}
+
+func (e *env) do(r request) *httptest.ResponseRecorder {
+	e.tb.Helper()
+	var body io.Reader
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.tb.Fatalf("marshal body: %v", err)
+		}
+		body = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(r.method, r.path, body)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if r.token != "" {
+		tok := r.token
+		if t, ok := e.tokens[r.token]; ok {
+			tok = t
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	for k, v := range r.header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec
+}
+
+// mustDo is do that fails the test unless the status is want, and
+// decodes a JSON answer into out (if not nil).
+func (e *env) mustDo(r request, want int, out any) *httptest.ResponseRecorder {
+	e.tb.Helper()
+	rec := e.do(r)
+	if rec.Code != want {
+		e.tb.Fatalf("%s %s = %d %s, want %d", r.method, r.path, rec.Code, rec.Body, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
+			e.tb.Fatalf("%s %s: decode answer: %v", r.method, r.path, err)
+		}
+	}
+	return rec
+}
+
+// contact is a decoded contact answer.
+type contact struct {
+	ID       string                     `json:"id"`
+	Fields   map[string]any             `json:"fields"`
+	Consents map[string]json.RawMessage `json:"consents"`
+	Created  time.Time                  `json:"created_at"`
+	Updated  time.Time                  `json:"updated_at"`
+}
+
+// create creates a contact with the given fields as t1's agent.
+func (e *env) create(fields map[string]any) *contact {
+	e.tb.Helper()
+	var c contact
+	e.mustDo(request{method: "POST", path: "/v1/contacts", token: "t1/agent", body: map[string]any{"fields": fields}}, http.StatusCreated, &c)
+	return &c
+}
+
+// auditCount returns how many audit entries tenant has.
+func (e *env) auditCount(tenant string) int {
+	e.tb.Helper()
+	es, err := e.store.AuditEntries(context.Background(), tenant, 0, 1<<20)
+	if err != nil {
+		e.tb.Fatalf("AuditEntries(%s) = %v", tenant, err)
+	}
+	return len(es)
+}
+
+// problem is a decoded problem document.
+type problem struct {
+	Type      string             `json:"type"`
+	Title     string             `json:"title"`
+	Status    int                `json:"status"`
+	Detail    string             `json:"detail"`
+	Code      string             `json:"code"`
+	Errors    []vault.FieldError `json:"errors"`
+	RequestID string             `json:"request_id"`
+}
+
+// checkProblem checks that rec is a well-formed problem document with the
+// status and code, and returns it.
+func checkProblem(t testing.TB, rec *httptest.ResponseRecorder, status int, code string) *problem {
+	t.Helper()
+	if rec.Code != status {
+		t.Errorf("status = %d, want %d (body %s)", rec.Code, status, rec.Body)
+	}
+	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json", ct)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+		t.Fatalf("problem body %q: %v", rec.Body, err)
+	}
+	var keys []string
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if want := []string{"code", "detail", "errors", "request_id", "status", "title", "type"}; !slices.Equal(keys, want) {
+		t.Errorf("problem members = %v, want %v", keys, want)
+	}
+	var p problem
+	json.Unmarshal(rec.Body.Bytes(), &p)
+	if p.Status != status || p.Code != code || p.Type != "https://coffre.dev/problems/"+code {
+		t.Errorf("problem = status %d, code %q, type %q; want %d, %q, https://coffre.dev/problems/%s", p.Status, p.Code, p.Type, status, code, code)
+	}
+	if p.Title == "" || p.Detail == "" {
+		t.Errorf("problem title %q, detail %q: want both set", p.Title, p.Detail)
+	}
+	if id := rec.Header().Get("X-Request-Id"); p.RequestID == "" || p.RequestID != id {
+		t.Errorf("problem request_id = %q, X-Request-Id = %q: want equal and set", p.RequestID, id)
+	}
+	checkNoTrace(t, rec.Body.String())
+	return &p
+}
+
+// checkNoTrace fails if s looks like it holds a Go stack trace or error.
+func checkNoTrace(t testing.TB, s string) {
+	t.Helper()
+	for _, bad := range []string{"goroutine ", ".go:", "runtime.", "panic", "json: ", "coffre error"} {
+		if strings.Contains(s, bad) {
+			t.Errorf("response %q contains %q", s, bad)
+		}
+	}
+}
+
+// checkNoLeak fails if any of the secrets appears in the answer or in
+// the log.
+func (e *env) checkNoLeak(t testing.TB, rec *httptest.ResponseRecorder, secrets ...string) {
+	t.Helper()
+	logs := e.log.String()
+	for _, s := range secrets {
+		if strings.Contains(rec.Body.String(), s) {
+			t.Errorf("answer %s contains the submitted %q", rec.Body, s)
+		}
+		for k, vs := range rec.Header() {
+			for _, v := range vs {
+				if strings.Contains(v, s) {
+					t.Errorf("header %s: %s contains the submitted %q", k, v, s)
+				}
+			}
+		}
+		if strings.Contains(logs, s) {
+			t.Errorf("log contains the submitted %q:\n%s", s, logs)
+		}
+	}
+}
+
+// logLines returns the captured log lines, decoded.
+func (e *env) logLines() []map[string]any {
+	e.tb.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(e.log.String()), "\n") {
+		if l == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			e.tb.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
