@@ -14,6 +14,7 @@ import (
 //   - a volunteer reads contacts with contact and location details masked
 //     and special-category fields hidden;
 //   - only admin may create tokens;
+//   - a token limited to some purposes may only declare those;
 //   - citizen may do nothing yet.
 //
 // It is safe for concurrent use.
@@ -29,6 +30,10 @@ func (a *RoleAuthorizer) Authorize(ctx context.Context, req *AuthzRequest) (*Dec
 	p := req.Principal
 	if p == nil || p.TenantID != req.Resource.TenantID {
 		d.Reason = "the resource is in another tenant"
+		return d, nil
+	}
+	if req.Purpose != "" && len(p.Purposes) > 0 && !slices.Contains(p.Purposes, req.Purpose) {
+		d.Reason = "the token is not issued for this purpose"
 		return d, nil
 	}
 	switch req.Action {
