@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/coffre/coffre/vault"
+	"github.com/coffre/coffre/vault/keyring"
+)
+
+// runInit implements coffre init.
+func (m *Main) runInit(ctx context.Context, args []string) error {
+	fl := m.newFlagSet("init", "init [--data-dir DIR] [--database-url URL] [--tenant T] [--schema FILE]")
+	c := storeFlags(fl, true)
+	tenant := fl.String("tenant", defaultTenant, "tenant of the first admin token")
+	if err := fl.parse(args); err != nil {
+		return err
+	}
+	if err := m.resolve(c); err != nil {
+		return err
+	}
+	if !vault.ValidTenantID(*tenant) {
+		return usagef("init: invalid --tenant: use 1 to 63 lower-case letters, digits, - or _")
+	}
+	store, _, token, err := m.initialise(ctx, c, *tenant)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	fmt.Fprintln(m.Stdout, token)
+	m.initNotice(c, *tenant)
+	return nil
+}
+
+// initNotice tells, on Stderr, what init made and what to do with the
+// token just printed.
+func (m *Main) initNotice(c *storeConfig, tenant string) {
+	where := "SQLite database " + c.dbPath()
+	if c.postgres() {
+		where = "PostgreSQL database"
+	}
+	key := "root key in " + c.keyPath() + " (mode 0600: back it up, it is never shown)"
+	if m.Getenv(EnvRootKey) != "" {
+		key = "root key from $" + EnvRootKey
+	}
+	fmt.Fprintf(m.Stderr, "coffre: initialised a vault: %s; %s; tenant %q.\n", where, key, tenant)
+	fmt.Fprintf(m.Stderr, "coffre: the line on standard output is an admin token for tenant %q, shown only this once: store it now.\n", tenant)
+	fmt.Fprintf(m.Stderr, "coffre: more tokens: coffre token create --tenant %s --role agent --purpose casework\n", tenant)
+}
+
+// initialise makes a new vault: the data folder (0700), a root key file
+// (0600) unless COFFRE_ROOT_KEY gives the key, the database with its
+// migrations, the tenant and a first admin token. It never overwrites a
+// key: it refuses a data folder that has one, a SQLite database without a
+// key, and a tenant that exists already. On failure it removes what it
+// created. The caller owns the returned store.
+func (m *Main) initialise(ctx context.Context, c *storeConfig, tenant string) (_ vault.Store, _ *vault.Service, token string, err error) {
+	schema, err := c.schema()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	envKey := m.Getenv(EnvRootKey) != ""
+	if exists(c.keyPath()) {
+		return nil, nil, "", fmt.Errorf("data folder %s is already initialised: it holds a root key, which init never overwrites", c.dataDir)
+	}
+	if !c.postgres() && exists(c.dbPath()) && !envKey {
+		return nil, nil, "", fmt.Errorf("data folder %s holds a database but no root key: restore %s or set %s", c.dataDir, rootKeyFile, EnvRootKey)
+	}
+
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	if fi, serr := os.Stat(c.dataDir); errors.Is(serr, fs.ErrNotExist) {
+		if !envKey || !c.postgres() {
+			if err := os.MkdirAll(c.dataDir, 0o700); err != nil {
+				return nil, nil, "", fmt.Errorf("cannot create the data folder: %w", err)
+			}
+			dir := c.dataDir
+			undo = append(undo, func() { os.RemoveAll(dir) })
+		}
+	} else if serr != nil {
+		return nil, nil, "", fmt.Errorf("data folder: %w", serr)
+	} else if !fi.IsDir() {
+		return nil, nil, "", fmt.Errorf("%s is not a folder", c.dataDir)
+	}
+
+	var key keyring.RootKey
+	if envKey {
+		if key, err = m.rootKey(c); err != nil {
+			return nil, nil, "", err
+		}
+	} else {
+		if key, err = keyring.CreateRootKeyFile(c.keyPath()); err != nil {
+			return nil, nil, "", fmt.Errorf("cannot create the root key file: %w", err)
+		}
+		path := c.keyPath()
+		undo = append(undo, func() { os.Remove(path) })
+	}
+	defer key.Destroy()
+
+	if !c.postgres() && !exists(c.dbPath()) {
+		db := c.dbPath()
+		undo = append(undo, func() {
+			for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+				os.Remove(db + suffix)
+			}
+		})
+	}
+	store, err := m.openStore(ctx, c)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	undo = append(undo, func() { store.Close() })
+	svc, err := m.newService(store, key, schema)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if _, terr := store.Tenant(ctx, tenant); terr == nil {
+		return nil, nil, "", fmt.Errorf("tenant %q already exists in the database: use coffre token create to get a token", tenant)
+	} else if vault.ErrorCode(terr) != vault.ENOTFOUND {
+		return nil, nil, "", fmt.Errorf("init: %w", terr)
+	}
+	token, _, err = svc.IssueToken(ctx, vault.TokenSpec{TenantID: tenant, Role: vault.RoleAdmin})
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("init: %w", err)
+	}
+	return store, svc, token, nil
+}

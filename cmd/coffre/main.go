@@ -1,0 +1,238 @@
+// Command coffre runs and operates a Coffre vault: coffre serve starts the
+// HTTP API, coffre init prepares a data folder, coffre token create issues
+// API tokens, coffre migrate applies database migrations, coffre demo fills
+// a tenant with synthetic residents and coffre bench drives a running
+// server with load. Run coffre help for the list and coffre CMD -h for the
+// flags of one command.
+//
+// Results go to standard output (a token, a report), everything else to
+// standard error. A bad command line exits with status 2, any other failure
+// with status 1, always with a one-line message.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/coffre/coffre/vault"
+	vhttp "github.com/coffre/coffre/vault/http"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	m := NewMain()
+	err := m.Run(ctx, os.Args[1:])
+	if err == nil && m.Serving() {
+		<-ctx.Done()
+		// A second signal kills the process instead of waiting for the
+		// graceful shutdown.
+		stop()
+		fmt.Fprintln(m.Stderr, "coffre: shutting down")
+	}
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	stop()
+	os.Exit(m.Exit(err))
+}
+
+// Main is the coffre program: Run executes one command line. It is the
+// whole program minus the process (arguments, environment, signals, exit
+// status), so end-to-end tests run it in the test process. A Main runs one
+// command; it is not safe for concurrent use.
+type Main struct {
+	// Stdout receives results, Stderr messages and, while serving, the
+	// server's JSON logs. Both default to the process's streams.
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the environment; os.Getenv by default.
+	Getenv func(string) string
+	// Now is the clock; time.Now by default.
+	Now func() time.Time
+
+	store  vault.Store
+	server *vhttp.Server
+}
+
+// NewMain returns a Main wired to the process's streams and environment.
+func NewMain() *Main {
+	return &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Now: time.Now}
+}
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// commands maps each command to its runner and a one-line summary.
+var commands = []struct {
+	name, summary string
+	run           func(m *Main, ctx context.Context, args []string) error
+}{
+	{"serve", "run the HTTP API (initialises a new data folder first)", (*Main).runServe},
+	{"init", "create the data folder, root key, database, tenant and a first admin token", (*Main).runInit},
+	{"token", "manage API tokens (token create)", (*Main).runToken},
+	{"migrate", "apply database migrations", (*Main).runMigrate},
+	{"demo", "fill a tenant with synthetic residents", (*Main).runDemo},
+	{"bench", "drive a running server on this machine with HTTP load", (*Main).runBench},
+	{"version", "print the version", (*Main).runVersion},
+}
+
+// Run executes one command line (without the program name). For serve it
+// returns once the server listens; the server runs until Close. Errors
+// are meant for Exit.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	if m.Stdout == nil {
+		m.Stdout = io.Discard
+	}
+	if m.Stderr == nil {
+		m.Stderr = io.Discard
+	}
+	if m.Getenv == nil {
+		m.Getenv = os.Getenv
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	if len(args) == 0 {
+		m.usage()
+		return usagef("no command given (see coffre help)")
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		m.usage()
+		return nil
+	}
+	for _, c := range commands {
+		if c.name == args[0] {
+			if err := c.run(m, ctx, args[1:]); !errors.Is(err, errHelp) {
+				return err
+			}
+			return nil
+		}
+	}
+	return usagef("unknown command %q (see coffre help)", args[0])
+}
+
+// Serving reports whether Run started a server that runs until Close.
+func (m *Main) Serving() bool { return m.server != nil }
+
+// URL returns the base URL of the running server, or "".
+func (m *Main) URL() string {
+	if m.server == nil {
+		return ""
+	}
+	return m.server.URL()
+}
+
+// Close stops the server gracefully (requests in flight get up to 10
+// seconds) and closes the store. It is safe to call more than once.
+func (m *Main) Close() error {
+	var errs []error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, m.server.Close(ctx))
+		cancel()
+		m.server = nil
+	}
+	if m.store != nil {
+		errs = append(errs, m.store.Close())
+		m.store = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Exit prints err as one line on Stderr and returns the exit status: 0
+// for nil, 2 for a bad command line, 1 otherwise. An application error
+// shows its safe message; other errors show their text, which names the
+// operation that failed but never a personal value (the stores and the
+// key ring only ever handle sealed data).
+func (m *Main) Exit(err error) int {
+	if err == nil {
+		return 0
+	}
+	var msg string
+	var ue *usageError
+	var ve *vault.Error
+	switch {
+	case errors.As(err, &ue):
+		msg = ue.msg
+	case errors.Is(err, context.Canceled):
+		msg = "interrupted"
+	case errors.As(err, &ve) && ve.Code != vault.EINTERNAL:
+		msg = ve.Message
+		for _, f := range ve.Fields {
+			msg += " " + f.Field + " " + f.Reason + "."
+		}
+	default:
+		msg = err.Error()
+	}
+	msg = strings.Join(strings.Fields(msg), " ")
+	fmt.Fprintln(m.Stderr, "coffre: "+msg)
+	if ue != nil {
+		return 2
+	}
+	return 1
+}
+
+func (m *Main) usage() {
+	fmt.Fprintln(m.Stderr, "Usage: coffre COMMAND [flags]\n\nCommands:")
+	for _, c := range commands {
+		fmt.Fprintf(m.Stderr, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(m.Stderr, "\nRun coffre COMMAND -h for the flags of a command.")
+}
+
+// flagSet is a command's flags: errors become one-line usage errors and
+// -h prints the usage.
+type flagSet struct {
+	*flag.FlagSet
+	m        *Main
+	synopsis string
+}
+
+func (m *Main) newFlagSet(name, synopsis string) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, m: m, synopsis: synopsis}
+}
+
+// parse parses args; -h prints usage and yields errHelp, which Run turns
+// into success.
+func (fs *flagSet) parse(args []string) error {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(fs.m.Stderr, "Usage: coffre %s\n\n", fs.synopsis)
+		fs.SetOutput(fs.m.Stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		return errHelp
+	} else if err != nil {
+		return usagef("%s: %v (see coffre %s -h)", fs.Name(), err, fs.Name())
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q (see coffre %s -h)", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return nil
+}
+
+// errHelp ends a command after it printed its usage.
+var errHelp = errors.New("help requested")
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (f *multiFlag) String() string     { return strings.Join(*f, ",") }
+func (f *multiFlag) Set(s string) error { *f = append(*f, s); return nil }
