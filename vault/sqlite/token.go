@@ -1,0 +1,110 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coffre/coffre/vault"
+)
+
+// CreateToken stores t and appends e in one transaction. A zero CreatedAt
+// is set to the store's clock, in t too; on success e.Seq is set. It
+// returns EINVALID for a nil token or entry or an empty id or tenant,
+// ENOTFOUND if the tenant does not exist and ECONFLICT if the id exists.
+func (db *DB) CreateToken(ctx context.Context, t *vault.APIToken, e *vault.AuditEntry) error {
+	const op = "sqlite.CreateToken"
+	if t == nil || t.ID == "" {
+		return invalid(op, "Token id is required.")
+	}
+	if t.TenantID == "" {
+		return invalid(op, "Tenant id is required.")
+	}
+	if err := validEntry(op, e); err != nil {
+		return err
+	}
+	now := db.now()
+	tx, err := db.beginWrite(ctx)
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	defer tx.Rollback()
+	createdAt := orNow(t.CreatedAt, now)
+	if err := createToken(ctx, tx, t, createdAt); err != nil {
+		return fail(ctx, op, err)
+	}
+	seq, err := db.appendEntry(ctx, tx, e, now)
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(ctx, op, err)
+	}
+	t.CreatedAt = createdAt
+	appended(e, seq, now)
+	return nil
+}
+
+// Token returns a token by id. It returns EINVALID for an empty id and
+// ENOTFOUND if there is none.
+func (db *DB) Token(ctx context.Context, id string) (*vault.APIToken, error) {
+	const op = "sqlite.Token"
+	if id == "" {
+		return nil, invalid(op, "Token id is required.")
+	}
+	t, err := findToken(ctx, db.r, id)
+	if err != nil {
+		return nil, fail(ctx, op, err)
+	}
+	return t, nil
+}
+
+func createToken(ctx context.Context, tx *sql.Tx, t *vault.APIToken, createdAt time.Time) error {
+	attrs := t.Attributes
+	if attrs == nil {
+		attrs = map[string][]string{}
+	}
+	attrsJSON, err := json.Marshal(attrs)
+	if err != nil {
+		return err
+	}
+	purposes, err := json.Marshal(nonNilStrings(t.Purposes))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `
+		INSERT INTO api_tokens (id, tenant_id, role, attributes, purposes, hash, created_at, expires_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.TenantID, t.Role, string(attrsJSON), string(purposes), nonNil(t.Hash),
+		toMicro(createdAt), toNullMicro(t.ExpiresAt), toNullMicro(t.RevokedAt))
+	return err
+}
+
+func findToken(ctx context.Context, q querier, id string) (*vault.APIToken, error) {
+	var t vault.APIToken
+	var attrs, purposes string
+	var createdAt int64
+	var expiresAt, revokedAt sql.NullInt64
+	err := q.QueryRowContext(ctx, `
+		SELECT id, tenant_id, role, attributes, purposes, hash, created_at, expires_at, revoked_at
+		FROM api_tokens WHERE id = ?`, id).
+		Scan(&t.ID, &t.TenantID, &t.Role, &attrs, &purposes, &t.Hash, &createdAt, &expiresAt, &revokedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, vault.Errorf(vault.ENOTFOUND, "Token not found.")
+	} else if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(attrs), &t.Attributes); err != nil {
+		return nil, fmt.Errorf("token attributes: %w", err)
+	}
+	if err := json.Unmarshal([]byte(purposes), &t.Purposes); err != nil {
+		return nil, fmt.Errorf("token purposes: %w", err)
+	}
+	t.CreatedAt = fromMicro(createdAt)
+	t.ExpiresAt = fromNullMicro(expiresAt)
+	t.RevokedAt = fromNullMicro(revokedAt)
+	return &t, nil
+}

@@ -1,0 +1,53 @@
+package storetest
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/coffre/coffre/vault"
+)
+
+// BenchCreateContact measures CreateContact of fixture records, with
+// b.RunParallel, on s, which must be empty or hold other tenants.
+func BenchCreateContact(b *testing.B, s vault.Store) {
+	tn := MustCreateTenant(b, s)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := NewRecord(tn.ID)
+			if err := s.CreateContact(ctx, r, NewEntry(tn.ID, vault.ActionContactCreate, r.ID)); err != nil {
+				b.Errorf("CreateContact = %v, want nil", err)
+				return
+			}
+		}
+	})
+}
+
+// BenchGetContact measures Contact, with b.RunParallel, over n fixture
+// records it first loads into s.
+func BenchGetContact(b *testing.B, s vault.Store, n int) {
+	tn := MustCreateTenant(b, s)
+	ctx := context.Background()
+	rs := make([]*vault.Record, n)
+	for i := range rs {
+		rs[i] = NewRecord(tn.ID)
+	}
+	if err := s.LoadContacts(ctx, rs, NewEntry(tn.ID, "contact.import", "")); err != nil {
+		b.Fatalf("LoadContacts(%d) = %v, want nil", n, err)
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := rs[int(next.Add(1))%n]
+			if _, err := s.Contact(ctx, tn.ID, r.ID); err != nil {
+				b.Errorf("Contact = %v, want nil", err)
+				return
+			}
+		}
+	})
+}
