@@ -1,0 +1,531 @@
+package postgres
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/coffre/coffre/vault"
+)
+
+// contactColumns are the columns of contacts that make up a record besides
+// its tenant and id, in the order scanRecord reads them.
+const contactColumns = `wrapped_key, sealed, consents, restricted, objected, version, tokens,
+	lookup_fields, lookup_tokens, lookup_unique, created_at, updated_at`
+
+// copyColumns are the columns LoadContacts copies, in the order of
+// contactValues.
+var copyColumns = []string{"tenant_id", "id", "wrapped_key", "sealed", "consents", "restricted", "objected",
+	"version", "tokens", "lookup_fields", "lookup_tokens", "lookup_unique", "created_at", "updated_at"}
+
+// CreateContact stores r and appends e in one transaction, in one round
+// trip. Zero r.CreatedAt and r.UpdatedAt are set to the store's time, and
+// e.Seq to the entry's sequence number once committed. It returns EINVALID
+// for a nil or incomplete record or entry, and ECONFLICT if the id exists
+// or a unique lookup token is taken in the tenant.
+func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.AuditEntry) error {
+	if err := db.checkWrite(r, e); err != nil {
+		return fmt.Errorf("postgres.CreateContact: %w", err)
+	}
+	now := db.now()
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = now
+	}
+	vals, err := contactValues(r)
+	if err != nil {
+		return fmt.Errorf("postgres.CreateContact: %w", err)
+	}
+
+	t, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
+	}
+	defer t.rollback()
+
+	insertContact(t, vals)
+	insertLookups(t, r.TenantID, r.ID, r.Lookups)
+	var seq int64
+	db.appendAudit(t, e, &seq)
+	if err := t.commit(ctx); err != nil {
+		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
+	}
+	e.Seq = seq
+	return nil
+}
+
+// Contact returns a record with one primary-key query: ENOTFOUND if the
+// tenant has no record with that id, EINVALID for an empty tenant or id.
+func (db *DB) Contact(ctx context.Context, tenantID, id string) (*vault.Record, error) {
+	if tenantID == "" || id == "" {
+		return nil, vault.Errorf(vault.EINVALID, "Tenant and contact id are required.")
+	}
+	if !vault.ValidID(id) {
+		return nil, vault.Errorf(vault.ENOTFOUND, "Contact not found.")
+	}
+	r := &vault.Record{TenantID: tenantID, ID: id}
+	row := db.pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	if err := scanRecord(row, r, false); err != nil {
+		return nil, fmt.Errorf("postgres.Contact: %w", mapError(err))
+	}
+	return r, nil
+}
+
+// UpdateContact replaces everything of the stored record but its tenant,
+// id and CreatedAt with r, and appends e, in one transaction. A zero
+// r.UpdatedAt is set to the store's time and r.CreatedAt to the stored one.
+// It returns ENOTFOUND if the record is absent, ECONFLICT if its stored
+// version is not r.Version-1 or a unique lookup token is taken by another
+// record, and EINVALID for a nil or incomplete record or entry.
+func (db *DB) UpdateContact(ctx context.Context, r *vault.Record, e *vault.AuditEntry) error {
+	if err := db.checkWrite(r, e); err != nil {
+		return fmt.Errorf("postgres.UpdateContact: %w", err)
+	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = db.now()
+	}
+	vals, err := contactValues(r)
+	if err != nil {
+		return fmt.Errorf("postgres.UpdateContact: %w", err)
+	}
+
+	t, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres.UpdateContact: %w", mapError(err))
+	}
+	defer t.rollback()
+
+	var version int64
+	var old []vault.Lookup
+	t.queue(`SELECT version, lookup_fields, lookup_tokens, lookup_unique FROM contacts
+		WHERE tenant_id = $1 AND id = $2 FOR UPDATE`, r.TenantID, r.ID).QueryRow(func(row pgx.Row) error {
+		var fields []string
+		var tokens [][]byte
+		var unique []bool
+		if err := row.Scan(&version, &fields, &tokens, &unique); err != nil {
+			return err
+		}
+		old = joinLookups(fields, tokens, unique)
+		return nil
+	})
+	if err := t.flush(ctx); err != nil {
+		return fmt.Errorf("postgres.UpdateContact: %w", mapError(err))
+	}
+	if version != r.Version-1 {
+		return vault.Errorf(vault.ECONFLICT, "The contact was changed by another request.")
+	}
+
+	removed, added := diffLookups(old, r.Lookups)
+	deleteLookups(t, r.TenantID, r.ID, removed)
+	insertLookups(t, r.TenantID, r.ID, added)
+	createdAt := r.CreatedAt
+	t.queue(`UPDATE contacts SET wrapped_key = $3, sealed = $4, consents = $5, restricted = $6, objected = $7,
+			version = $8, tokens = $9, lookup_fields = $10, lookup_tokens = $11, lookup_unique = $12, updated_at = $13
+		WHERE tenant_id = $1 AND id = $2
+		RETURNING created_at`, append(vals[:12:12], vals[13])...).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&createdAt)
+	})
+	var seq int64
+	db.appendAudit(t, e, &seq)
+	if err := t.commit(ctx); err != nil {
+		return fmt.Errorf("postgres.UpdateContact: %w", mapError(err))
+	}
+	e.Seq = seq
+	r.CreatedAt = createdAt.UTC()
+	return nil
+}
+
+// EraseContact deletes the record (its wrapped key with it) and its
+// lookups, and appends e, in one transaction. It returns ENOTFOUND if the
+// tenant has no record with that id, EINVALID for empty ids or a nil entry.
+func (db *DB) EraseContact(ctx context.Context, tenantID, id string, e *vault.AuditEntry) error {
+	switch {
+	case tenantID == "" || id == "":
+		return vault.Errorf(vault.EINVALID, "Tenant and contact id are required.")
+	case e == nil:
+		return vault.Errorf(vault.EINVALID, "An audit entry is required.")
+	case !vault.ValidID(id):
+		return vault.Errorf(vault.ENOTFOUND, "Contact not found.")
+	}
+	db.stamp(e)
+
+	t, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres.EraseContact: %w", mapError(err))
+	}
+	defer t.rollback()
+
+	var old []vault.Lookup
+	t.queue(`DELETE FROM contacts WHERE tenant_id = $1 AND id = $2
+		RETURNING lookup_fields, lookup_tokens, lookup_unique`,
+		tenantID, id).QueryRow(func(row pgx.Row) error {
+		var fields []string
+		var tokens [][]byte
+		var unique []bool
+		if err := row.Scan(&fields, &tokens, &unique); err != nil {
+			return err
+		}
+		old = joinLookups(fields, tokens, unique)
+		return nil
+	})
+	if err := t.flush(ctx); err != nil {
+		return fmt.Errorf("postgres.EraseContact: %w", mapError(err))
+	}
+	deleteLookups(t, tenantID, id, old)
+	var seq int64
+	db.appendAudit(t, e, &seq)
+	if err := t.commit(ctx); err != nil {
+		return fmt.Errorf("postgres.EraseContact: %w", mapError(err))
+	}
+	e.Seq = seq
+	return nil
+}
+
+// FindContacts returns at most limit records of the tenant whose lookup
+// token for field equals token, ordered by CreatedAt then id; none (and no
+// error) if nothing matches. It returns EINVALID for an empty tenant, field
+// or token, or a limit below 1.
+func (db *DB) FindContacts(ctx context.Context, tenantID, field string, token []byte, limit int) ([]*vault.Record, error) {
+	if tenantID == "" || field == "" || len(token) == 0 || limit < 1 {
+		return nil, vault.Errorf(vault.EINVALID, "Tenant, field, token and a positive limit are required.")
+	}
+	rows, err := db.pool.Query(ctx, `SELECT c.id, c.wrapped_key, c.sealed, c.consents, c.restricted, c.objected,
+			c.version, c.tokens, c.lookup_fields, c.lookup_tokens, c.lookup_unique, c.created_at, c.updated_at
+		FROM contacts c
+		JOIN (
+			SELECT contact_id FROM contact_lookups
+			WHERE tenant_id = $1 AND field = $2 AND token = $3 AND is_unique
+			UNION ALL
+			SELECT contact_id FROM contact_lookups
+			WHERE tenant_id = $1 AND field = $2 AND token = $3 AND NOT is_unique
+		) l ON c.tenant_id = $1 AND c.id = l.contact_id
+		ORDER BY c.created_at, c.id
+		LIMIT $4`, tenantID, field, token, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres.FindContacts: %w", mapError(err))
+	}
+	defer rows.Close()
+	var rs []*vault.Record
+	for rows.Next() {
+		r := &vault.Record{TenantID: tenantID}
+		if err := scanRecord(rows, r, true); err != nil {
+			return nil, fmt.Errorf("postgres.FindContacts: %w", mapError(err))
+		}
+		rs = append(rs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres.FindContacts: %w", mapError(err))
+	}
+	return rs, nil
+}
+
+// LoadContacts bulk-inserts records with COPY and appends e, in one
+// transaction: all or nothing. Zero CreatedAt and UpdatedAt are set to the
+// store's time. It returns EINVALID for an empty batch, a nil or incomplete
+// record or a nil entry, and ECONFLICT if an id or a unique lookup token is
+// taken, by a stored record or by another record of the batch.
+func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.AuditEntry) error {
+	if len(rs) == 0 {
+		return vault.Errorf(vault.EINVALID, "No contacts to load.")
+	}
+	if e == nil {
+		return vault.Errorf(vault.EINVALID, "An audit entry is required.")
+	}
+	now := db.now()
+	nl := 0
+	for i, r := range rs {
+		if err := checkRecord(r); err != nil {
+			return fmt.Errorf("postgres.LoadContacts: record %d: %w", i, err)
+		}
+		if r.CreatedAt.IsZero() {
+			r.CreatedAt = now
+		}
+		if r.UpdatedAt.IsZero() {
+			r.UpdatedAt = now
+		}
+		nl += len(r.Lookups)
+	}
+	db.stamp(e)
+
+	t, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres.LoadContacts: %w", mapError(err))
+	}
+	defer t.rollback()
+	if err := t.flush(ctx); err != nil { // BEGIN
+		return fmt.Errorf("postgres.LoadContacts: %w", mapError(err))
+	}
+
+	conn := t.conn.Conn()
+	vals := make([]any, 0, len(copyColumns)) // reused: pgx encodes a row before asking for the next
+	_, err = conn.CopyFrom(ctx, pgx.Identifier{"contacts"}, copyColumns, pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
+		v, err := appendContactValues(vals[:0], rs[i])
+		if err == nil {
+			v[1] = uuidBytes(rs[i].ID)
+		}
+		return v, err
+	}))
+	if err != nil {
+		return fmt.Errorf("postgres.LoadContacts: contacts: %w", mapError(err))
+	}
+	if nl > 0 {
+		next := 0             // the next record
+		var cur *vault.Record // the record being copied
+		var ls []vault.Lookup // its lookups not yet copied
+		row := make([]any, 5)
+		_, err = conn.CopyFrom(ctx, pgx.Identifier{"contact_lookups"}, []string{"tenant_id", "field", "token", "contact_id", "is_unique"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				for len(ls) == 0 {
+					if next == len(rs) {
+						return nil, nil
+					}
+					cur, ls = rs[next], distinctLookups(rs[next].Lookups)
+					next++
+				}
+				l := ls[0]
+				ls = ls[1:]
+				row[0], row[1], row[2], row[3], row[4] = cur.TenantID, l.Field, l.Token, uuidBytes(cur.ID), l.Unique
+				return row, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("postgres.LoadContacts: lookups: %w", mapError(err))
+		}
+	}
+	var seq int64
+	db.appendAudit(t, e, &seq)
+	if err := t.commit(ctx); err != nil {
+		return fmt.Errorf("postgres.LoadContacts: %w", mapError(err))
+	}
+	e.Seq = seq
+	return nil
+}
+
+// checkWrite checks the arguments of a single-record write and stamps e.
+func (db *DB) checkWrite(r *vault.Record, e *vault.AuditEntry) error {
+	if err := checkRecord(r); err != nil {
+		return err
+	}
+	if e == nil {
+		return vault.Errorf(vault.EINVALID, "An audit entry is required.")
+	}
+	db.stamp(e)
+	return nil
+}
+
+// checkRecord returns EINVALID unless r can be stored.
+func checkRecord(r *vault.Record) error {
+	switch {
+	case r == nil:
+		return vault.Errorf(vault.EINVALID, "A record is required.")
+	case r.TenantID == "":
+		return vault.Errorf(vault.EINVALID, "Tenant id is required.")
+	case !vault.ValidID(r.ID):
+		return vault.Errorf(vault.EINVALID, "Contact id must be a lower-case UUID.")
+	case r.WrappedKey == nil:
+		return vault.Errorf(vault.EINVALID, "Wrapped key is required.")
+	}
+	for _, l := range r.Lookups {
+		if l.Field == "" || len(l.Token) == 0 {
+			return vault.Errorf(vault.EINVALID, "Lookup field and token are required.")
+		}
+	}
+	for _, tok := range r.Tokens {
+		if len(tok) == 0 {
+			return vault.Errorf(vault.EINVALID, "Segmentation tokens must not be empty.")
+		}
+	}
+	return nil
+}
+
+// contactValues returns the values of r for copyColumns.
+func contactValues(r *vault.Record) ([]any, error) {
+	return appendContactValues(make([]any, 0, len(copyColumns)), r)
+}
+
+// appendContactValues appends the values of r for copyColumns to vals.
+func appendContactValues(vals []any, r *vault.Record) ([]any, error) {
+	consents, err := consentsJSON(r.Consents)
+	if err != nil {
+		return nil, err
+	}
+	fields, tokens, unique := splitLookups(r.Lookups)
+	segs := r.Tokens
+	if segs == nil {
+		segs = [][]byte{}
+	}
+	return append(vals, r.TenantID, r.ID, r.WrappedKey, vault.MarshalSealed(r.Sealed), consents,
+		r.Flags.Restricted, r.Flags.Objected, r.Version, segs, fields, tokens, unique,
+		r.CreatedAt, r.UpdatedAt), nil
+}
+
+// uuidBytes returns the bytes of a valid UUID in text form. COPY's binary
+// format needs them: pgx encodes a string as a uuid only after a failed
+// attempt, which costs an error per row.
+func uuidBytes(id string) (u [16]byte) {
+	hex.Decode(u[0:4], []byte(id[0:8]))
+	hex.Decode(u[4:6], []byte(id[9:13]))
+	hex.Decode(u[6:8], []byte(id[14:18]))
+	hex.Decode(u[8:10], []byte(id[19:23]))
+	hex.Decode(u[10:16], []byte(id[24:36]))
+	return u
+}
+
+// insertContact queues the insert of a record given its contactValues.
+func insertContact(t *tx, vals []any) {
+	t.queue(`INSERT INTO contacts (tenant_id, id, wrapped_key, sealed, consents, restricted, objected,
+			version, tokens, lookup_fields, lookup_tokens, lookup_unique, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, vals...)
+}
+
+// insertLookups queues the insert of a record's lookups, if any.
+func insertLookups(t *tx, tenantID, id string, ls []vault.Lookup) {
+	ls = distinctLookups(ls)
+	if len(ls) == 0 {
+		return
+	}
+	fields, tokens, unique := splitLookups(ls)
+	t.queue(`INSERT INTO contact_lookups (tenant_id, field, token, contact_id, is_unique)
+		SELECT $1::text, l.field, l.token, $2::uuid, l.is_unique
+		FROM unnest($3::text[], $4::bytea[], $5::boolean[]) AS l (field, token, is_unique)`,
+		tenantID, id, fields, tokens, unique)
+}
+
+// deleteLookups queues the delete of a record's lookups, if any: one
+// statement per partial index.
+func deleteLookups(t *tx, tenantID, id string, ls []vault.Lookup) {
+	var unique, shared []vault.Lookup
+	for _, l := range ls {
+		if l.Unique {
+			unique = append(unique, l)
+		} else {
+			shared = append(shared, l)
+		}
+	}
+	if len(unique) > 0 {
+		fields, tokens, _ := splitLookups(unique)
+		t.queue(`DELETE FROM contact_lookups cl
+			USING unnest($3::text[], $4::bytea[]) AS l (field, token)
+			WHERE cl.tenant_id = $1 AND cl.field = l.field AND cl.token = l.token AND cl.is_unique
+				AND cl.contact_id = $2`,
+			tenantID, id, fields, tokens)
+	}
+	if len(shared) > 0 {
+		fields, tokens, _ := splitLookups(shared)
+		t.queue(`DELETE FROM contact_lookups cl
+			USING unnest($3::text[], $4::bytea[]) AS l (field, token)
+			WHERE cl.tenant_id = $1 AND cl.field = l.field AND cl.token = l.token AND NOT cl.is_unique
+				AND cl.contact_id = $2`,
+			tenantID, id, fields, tokens)
+	}
+}
+
+// distinctLookups returns ls without repeats, so that a record listing a
+// lookup twice has it indexed once (and does not conflict with itself).
+func distinctLookups(ls []vault.Lookup) []vault.Lookup {
+	seen := func(i int) bool {
+		for _, m := range ls[:i] {
+			if sameLookup(ls[i], m) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := range ls {
+		if seen(i) {
+			out := slices.Clone(ls[:i])
+			for k := i + 1; k < len(ls); k++ {
+				if !seen(k) {
+					out = append(out, ls[k])
+				}
+			}
+			return out
+		}
+	}
+	return ls
+}
+
+// sameLookup reports whether a and b are the same lookup.
+func sameLookup(a, b vault.Lookup) bool {
+	return a.Field == b.Field && a.Unique == b.Unique && bytes.Equal(a.Token, b.Token)
+}
+
+// scanRecord reads the contactColumns of a row into r, preceded by the id
+// if withID is set.
+func scanRecord(row pgx.Row, r *vault.Record, withID bool) error {
+	var (
+		sealed, consents []byte
+		fields           []string
+		tokens           [][]byte
+		unique           []bool
+	)
+	dest := []any{&r.WrappedKey, &sealed, &consents, &r.Flags.Restricted, &r.Flags.Objected, &r.Version,
+		&r.Tokens, &fields, &tokens, &unique, &r.CreatedAt, &r.UpdatedAt}
+	if withID {
+		dest = append([]any{&r.ID}, dest...)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	var err error
+	if r.Sealed, err = vault.UnmarshalSealed(sealed); err != nil {
+		return err
+	}
+	if r.Consents, err = parseConsents(consents); err != nil {
+		return err
+	}
+	r.Lookups = joinLookups(fields, tokens, unique)
+	if len(r.Tokens) == 0 {
+		r.Tokens = nil
+	}
+	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	return nil
+}
+
+// splitLookups returns the columns of lookups, never nil.
+func splitLookups(ls []vault.Lookup) (fields []string, tokens [][]byte, unique []bool) {
+	fields, tokens, unique = make([]string, len(ls)), make([][]byte, len(ls)), make([]bool, len(ls))
+	for i, l := range ls {
+		fields[i], tokens[i], unique[i] = l.Field, l.Token, l.Unique
+	}
+	return fields, tokens, unique
+}
+
+// joinLookups is the inverse of splitLookups.
+func joinLookups(fields []string, tokens [][]byte, unique []bool) []vault.Lookup {
+	if len(fields) == 0 || len(fields) != len(tokens) {
+		return nil
+	}
+	ls := make([]vault.Lookup, len(fields))
+	for i := range fields {
+		ls[i] = vault.Lookup{Field: fields[i], Token: tokens[i]}
+		if i < len(unique) {
+			ls[i].Unique = unique[i]
+		}
+	}
+	return ls
+}
+
+// diffLookups returns the lookups of old that new lacks and those of new
+// that old lacks; a lookup whose uniqueness changed is in both.
+func diffLookups(old, new []vault.Lookup) (removed, added []vault.Lookup) {
+	has := func(ls []vault.Lookup, l vault.Lookup) bool {
+		return slices.ContainsFunc(ls, func(m vault.Lookup) bool { return sameLookup(l, m) })
+	}
+	for _, l := range old {
+		if !has(new, l) {
+			removed = append(removed, l)
+		}
+	}
+	for _, l := range new {
+		if !has(old, l) {
+			added = append(added, l)
+		}
+	}
+	return removed, added
+}

@@ -1,0 +1,117 @@
+// Package pgtest gives tests a PostgreSQL store of their own: a fresh
+// schema in the database named by TEST_DATABASE_URL, dropped when the test
+// ends.
+//
+// Without TEST_DATABASE_URL, or with a database that cannot be reached,
+// tests are skipped on a developer's machine and fail under CI=true, so
+// that CI never passes by skipping them.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/coffre/coffre/vault/postgres"
+)
+
+// EnvURL is the environment variable naming the test database.
+const EnvURL = "TEST_DATABASE_URL"
+
+// URL returns the URL of the test database from TEST_DATABASE_URL. If it is
+// unset, URL skips tb, or fails it under CI=true.
+func URL(tb testing.TB) string {
+	tb.Helper()
+	u := os.Getenv(EnvURL)
+	if u == "" {
+		skipOrFail(tb, "%s is not set", EnvURL)
+	}
+	return u
+}
+
+// NewSchema creates a schema with a random name in the test database and
+// returns a URL whose connections use it (through the search_path
+// parameter), so that a store opened on it creates its tables there. The
+// schema and everything in it are dropped when tb ends; close what uses it
+// before (a cleanup registered later runs earlier). If the database cannot
+// be reached NewSchema skips tb, or fails it under CI=true.
+func NewSchema(tb testing.TB) string {
+	tb.Helper()
+	base := URL(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		skipOrFail(tb, "test database unreachable: %v", err)
+	}
+	defer conn.Close(ctx)
+
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "coffre_test_" + hex.EncodeToString(b[:])
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
+		tb.Fatalf("pgtest: create schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			tb.Errorf("pgtest: drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP SCHEMA "+ident+" CASCADE"); err != nil {
+			tb.Errorf("pgtest: drop schema %s: %v", schema, err)
+		}
+	})
+	return WithSearchPath(base, schema)
+}
+
+// MustOpen opens a migrated store in a fresh schema (see NewSchema) and
+// returns it with the URL of that schema, which other connections (a
+// server under test, a benchmark's baseline) can use. The store is closed
+// and the schema dropped when tb ends.
+func MustOpen(tb testing.TB, opts ...postgres.Option) (*postgres.DB, string) {
+	tb.Helper()
+	u := NewSchema(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := postgres.Open(ctx, u, opts...)
+	if err != nil {
+		tb.Fatalf("pgtest: open: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db, u
+}
+
+// WithSearchPath returns the connection string u (a URL or a key=value
+// string) with its search_path set to schema.
+func WithSearchPath(u, schema string) string {
+	if strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://") {
+		if p, err := url.Parse(u); err == nil {
+			q := p.Query()
+			q.Set("search_path", schema)
+			p.RawQuery = q.Encode()
+			return p.String()
+		}
+	}
+	return u + " search_path=" + schema
+}
+
+// skipOrFail skips tb, or fails it under CI=true.
+func skipOrFail(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("pgtest: "+format+" (required under CI=true)", args...)
+	}
+	tb.Skipf("pgtest: "+format, args...)
+}
