@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/coffre/coffre/vault"
 	"github.com/coffre/coffre/vault/keyring"
 	"github.com/coffre/coffre/vault/postgres"
@@ -50,6 +52,7 @@ type storeConfig struct {
 // --schema.
 func storeFlags(fl *flagSet, schema bool) *storeConfig {
 	c := &storeConfig{}
+	fl.storeEnv = true
 	fl.StringVar(&c.dataDir, "data-dir", "", "data folder holding root.key and the SQLite database (default $"+EnvDataDir+" or ./"+defaultDataDir+")")
 	fl.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL postgres://… (default $"+EnvDatabaseURL+"; without one, SQLite in the data folder)")
 	if schema {
@@ -140,20 +143,31 @@ func (m *Main) rootKey(c *storeConfig) (keyring.RootKey, error) {
 	return k, nil
 }
 
-// needsInit reports whether there is no vault yet: no root key in the
-// environment and no data folder.
+// needsInit reports whether there is no vault yet: the data folder does
+// not exist, and either the store is SQLite (which lives in that folder)
+// or no root key is given in the environment (a PostgreSQL vault whose key
+// comes from the environment needs no data folder).
 func (m *Main) needsInit(c *storeConfig) bool {
-	if m.Getenv(EnvRootKey) != "" {
+	if _, err := os.Stat(c.dataDir); !errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
-	_, err := os.Stat(c.dataDir)
-	return errors.Is(err, fs.ErrNotExist)
+	return !c.postgres() || m.Getenv(EnvRootKey) == ""
 }
 
 // openStore opens (and migrates) the store c names.
 func (m *Main) openStore(ctx context.Context, c *storeConfig) (vault.Store, error) {
 	if c.postgres() {
 		db, err := postgres.Open(ctx, c.databaseURL)
+		if vault.ErrorCode(err) == vault.EUNAVAILABLE {
+			// The store says no more than "unavailable"; a direct
+			// connection tells the operator why (it names the user,
+			// database and host, never the password).
+			if conn, cerr := pgx.Connect(ctx, c.databaseURL); cerr != nil {
+				return nil, fmt.Errorf("cannot connect to the PostgreSQL database: %v", cerr)
+			} else {
+				conn.Close(ctx)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("cannot open the PostgreSQL database: %w", err)
 		}

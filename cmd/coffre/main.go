@@ -172,10 +172,13 @@ func (m *Main) Exit(err error) int {
 	case errors.Is(err, context.Canceled):
 		msg = "interrupted"
 	case errors.As(err, &ve) && ve.Code != vault.EINTERNAL:
-		msg = ve.Message
+		// The operation's context, with the application error's safe
+		// message in place of its coded form.
+		safe := ve.Message
 		for _, f := range ve.Fields {
-			msg += " " + f.Field + " " + f.Reason + "."
+			safe += " " + f.Field + " " + f.Reason + "."
 		}
+		msg = strings.Replace(err.Error(), ve.Error(), safe, 1)
 	default:
 		msg = err.Error()
 	}
@@ -201,6 +204,8 @@ type flagSet struct {
 	*flag.FlagSet
 	m        *Main
 	synopsis string
+	// storeEnv adds the environment of the store flags to the usage.
+	storeEnv bool
 }
 
 func (m *Main) newFlagSet(name, synopsis string) *flagSet {
@@ -218,6 +223,9 @@ func (fs *flagSet) parse(args []string) error {
 		fs.SetOutput(fs.m.Stderr)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
+		if fs.storeEnv {
+			fmt.Fprint(fs.m.Stderr, storeEnvHelp)
+		}
 		return errHelp
 	} else if err != nil {
 		return usagef("%s: %v (see coffre %s -h)", fs.Name(), err, fs.Name())
@@ -227,6 +235,19 @@ func (fs *flagSet) parse(args []string) error {
 	}
 	return nil
 }
+
+// storeEnvHelp documents the environment of the commands that open a
+// vault.
+const storeEnvHelp = `
+Environment:
+  COFFRE_DATA_DIR      data folder, when --data-dir is not given
+  COFFRE_DATABASE_URL  PostgreSQL URL, when --database-url is not given;
+                       without either, the store is SQLite in the data folder
+  COFFRE_ROOT_KEY      root key (standard base64 of 32 bytes). It takes
+                       precedence over the data folder's root.key; when both
+                       exist they must hold the same key, or coffre refuses
+                       to start
+`
 
 // errHelp ends a command after it printed its usage.
 var errHelp = errors.New("help requested")

@@ -230,6 +230,26 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestUnreachableDatabase: a database that cannot be reached is a
+// one-line failure that does not show the password of the URL.
+func TestUnreachableDatabase(t *testing.T) {
+	env := map[string]string{main.EnvDataDir: t.TempDir()}
+	for _, args := range [][]string{
+		{"migrate", "--database-url", "postgres://coffre:s3cr3t@127.0.0.1:1/coffre"},
+		{"token", "create", "--tenant", "t", "--role", "agent", "--database-url", "postgres://coffre:s3cr3t@127.0.0.1:1/coffre"},
+	} {
+		env := clone(env)
+		env[main.EnvRootKey] = randomRootKey()
+		stdout, stderr, code := run(t, env, args...)
+		if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "PostgreSQL") {
+			t.Errorf("coffre %s: exit %d, stdout %q, stderr %q", args[0], code, stdout, stderr)
+		}
+		if strings.Contains(stderr, "s3cr3t") {
+			t.Errorf("coffre %s shows the database password: %q", args[0], stderr)
+		}
+	}
+}
+
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return lines[len(lines)-1]
@@ -417,6 +437,21 @@ func TestServe(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestServe_RootKeyFromEnvironment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{main.EnvDataDir: dir, main.EnvRootKey: randomRootKey()}
+	s := serve(t, env)
+	if !tokenRE.MatchString(s.stdout.String()) {
+		t.Fatalf("serve stdout = %q, want the first admin token", s.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "root.key")); err == nil {
+		t.Error("serve wrote root.key although COFFRE_ROOT_KEY gives the key")
+	}
+	if code := call(t, "GET", s.url+"/healthz", "", nil, nil); code != http.StatusOK {
+		t.Errorf("healthz: status %d", code)
+	}
 }
 
 func TestServe_ExistingFolderWithoutKey(t *testing.T) {
