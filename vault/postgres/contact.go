@@ -118,7 +118,7 @@ func (db *DB) UpdateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 		return fmt.Errorf("postgres.UpdateContact: %w", mapError(err))
 	}
 	if version != r.Version-1 {
-		return vault.Errorf(vault.ECONFLICT, "The contact was changed by another request.")
+		return fmt.Errorf("postgres.UpdateContact: %w", vault.Errorf(vault.ECONFLICT, "The contact was changed by another request."))
 	}
 
 	removed, added := diffLookups(old, r.Lookups)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"flag"
-	"fmt"
 	mrand "math/rand/v2"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coffre/coffre/vault"
-	"github.com/coffre/coffre/vault/postgres"
 	"github.com/coffre/coffre/vault/postgres/pgtest"
 	"github.com/coffre/coffre/vault/storetest"
 )
@@ -25,11 +23,7 @@ var (
 // count returns the number of rows of a table of the store's schema.
 func count(t testing.TB, u, table string) int64 {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := pgtest.Conn(t, u)
 	var n int64
 	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
 		t.Fatal(err)
@@ -174,6 +168,3 @@ func TestLoadContactsLarge(t *testing.T) {
 	t.Logf("loaded %d records in batches of %d: store time %v (%.0f records/s), generation %v",
 		*loadN, *loadBatch, store.Round(time.Millisecond), float64(*loadN)/store.Seconds(), gen.Round(time.Millisecond))
 }
-
-var _ = fmt.Sprint
-var _ = postgres.DefaultMaxConns

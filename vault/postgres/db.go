@@ -61,6 +61,16 @@ func WithMaxConns(n int32) Option {
 	return func(o *options) { o.maxConns = n }
 }
 
+// defaultParams are the session parameters Open sets unless the URL does.
+var defaultParams = map[string]string{
+	// Name the sessions in pg_stat_activity.
+	"application_name": "coffre",
+	// A transaction is never idle for long: its statements are pipelined.
+	// One that is (a client hung between two round trips) would hold its
+	// row locks until the server ends it.
+	"idle_in_transaction_session_timeout": "60s",
+}
+
 // DefaultMaxConns returns the default size of the connection pool: four
 // connections per CPU, at least 8. A request holds a connection only for
 // its round trips, so a few connections per CPU keep the server busy while
@@ -91,6 +101,11 @@ func Open(ctx context.Context, url string, opts ...Option) (*DB, error) {
 		cfg.MaxConns = o.maxConns
 	case !strings.Contains(url, "pool_max_conns"):
 		cfg.MaxConns = DefaultMaxConns()
+	}
+	for k, v := range defaultParams {
+		if _, ok := cfg.ConnConfig.RuntimeParams[k]; !ok {
+			cfg.ConnConfig.RuntimeParams[k] = v
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -218,12 +233,13 @@ func (db *DB) now() time.Time {
 	return db.Now().UTC().Truncate(time.Microsecond)
 }
 
-// tx is a transaction on one pooled connection whose statements are sent in
-// pipelined batches: queued statements travel together on the next flush,
-// the first flush carrying BEGIN and commit's carrying COMMIT. A write thus
-// costs one round trip, and the locks it takes last statement (the audit
-// sequence) are held only while the server runs it, never while the client
-// waits to be scheduled.
+// tx is a transaction on one pooled connection whose statements are sent
+// in pipelined batches: queued statements travel together on the next
+// flush, the first flush carrying BEGIN and the one commit makes carrying
+// COMMIT. A write thus costs one round trip (two when it must read before
+// it writes), and the lock its last statement takes on the audit counter is
+// held only while the server finishes the transaction, never while the
+// client waits for its turn on a CPU.
 //
 // Store methods begin a tx, defer its rollback, hand it to the unexported
 // helpers that queue statements, and commit.

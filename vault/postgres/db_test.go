@@ -22,11 +22,7 @@ const migrationCount = 1
 // schema u uses.
 func applied(t *testing.T, u string) []int {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := pgtest.Conn(t, u)
 	rows, err := conn.Query(context.Background(), `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
@@ -41,11 +37,7 @@ func applied(t *testing.T, u string) []int {
 // tableExists reports whether the schema u uses has the table.
 func tableExists(t *testing.T, u, table string) bool {
 	t.Helper()
-	conn, err := pgx.Connect(context.Background(), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := pgtest.Conn(t, u)
 	var ok bool
 	if err := conn.QueryRow(context.Background(), `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok); err != nil {
 		t.Fatal(err)

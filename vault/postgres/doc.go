@@ -10,15 +10,17 @@
 //
 // The database only ever sees what vault.Record holds: sealed bytes,
 // wrapped keys, keyed blind-index and segmentation tokens, consent states
-// and flags. A record is one row of contacts; its lookups are kept both on
-// that row (so that reading a record is one primary-key query) and in
-// contact_lookups, whose partial unique index enforces unique lookups.
+// and flags. A record is one row of contacts, so that reading it is one
+// primary-key query; its lookups are kept on that row too, and in
+// contact_lookups, whose partial unique index refuses a second record of
+// the tenant with the same unique lookup.
 //
-// A write and its audit entry commit in one transaction. The statements of
-// a write are pipelined: BEGIN, the change, the audit entry and COMMIT
-// travel to the server together, so a create costs one round trip and the
-// audit sequence lock is held only while the server runs the transaction.
-// LoadContacts copies rows in with COPY.
+// A write and its audit entry commit in one transaction, whose statements
+// are pipelined: BEGIN, the change, the audit entry and COMMIT travel to the
+// server together, so a create costs one round trip. Audit sequence numbers
+// come from a one-row counter that the writer's transaction increments: they
+// are dense, but the commits of all writers are serialised on it (see
+// appendAuditSQL). LoadContacts copies rows in with COPY.
 //
 // A DB is safe for concurrent use.
 package postgres

@@ -37,7 +37,8 @@ CREATE INDEX contacts_tokens_idx ON contacts USING gin (tokens);
 -- partial unique index, which refuses a second record of the tenant with
 -- the same field and token; a shared one (a household's phone) in the
 -- partial index of non-unique lookups. Queries name is_unique so that the
--- planner can use them.
+-- planner can use them. The token leads both indexes: it is random, so it
+-- settles almost every comparison on the first column, the cheap one.
 CREATE TABLE contact_lookups (
     tenant_id  text COLLATE "C" NOT NULL,
     field      text COLLATE "C" NOT NULL,

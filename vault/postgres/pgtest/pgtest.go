@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/coffre/coffre/vault/postgres"
 )
@@ -47,7 +48,7 @@ func NewSchema(tb testing.TB) string {
 	base := URL(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, base)
+	conn, err := connect(ctx, base)
 	if err != nil {
 		skipOrFail(tb, "test database unreachable: %v", err)
 	}
@@ -63,7 +64,7 @@ func NewSchema(tb testing.TB) string {
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
+		conn, err := connect(ctx, base)
 		if err != nil {
 			tb.Errorf("pgtest: drop schema %s: %v", schema, err)
 			return
@@ -91,6 +92,31 @@ func MustOpen(tb testing.TB, opts ...postgres.Option) (*postgres.DB, string) {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db, u
+}
+
+// Conn returns a single connection to u, such as the URL MustOpen
+// returns, for a test to look at the database behind a store. Parameters
+// of the pool (pool_*) in u are ignored. The connection is closed when tb
+// ends.
+func Conn(tb testing.TB, u string) *pgx.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := connect(ctx, u)
+	if err != nil {
+		tb.Fatalf("pgtest: connect: %v", err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// connect opens a connection to u, which may hold pool parameters.
+func connect(ctx context.Context, u string) (*pgx.Conn, error) {
+	cfg, err := pgxpool.ParseConfig(u)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.ConnectConfig(ctx, cfg.ConnConfig)
 }
 
 // WithSearchPath returns the connection string u (a URL or a key=value
