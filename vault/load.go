@@ -49,7 +49,6 @@ func (s *Service) LoadContacts(ctx context.Context, tenantID string, n int, gen 
 	}
 	op := &Principal{ID: OperatorID, TenantID: tenantID, Role: OperatorRole}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 
 	type batch struct {
 		n   int
@@ -74,9 +73,17 @@ func (s *Service) LoadContacts(ctx context.Context, tenantID string, n int, gen 
 			}
 		}()
 	}
+	// ahead bounds how many sealed batches wait for the store, so memory
+	// stays flat however large n is.
+	ahead := make(chan struct{}, 2*opts.Workers)
 	go func() {
 		defer close(jobs)
 		for b := 0; b < nb; b++ {
+			select {
+			case ahead <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
 			select {
 			case jobs <- b:
 			case <-ctx.Done():
@@ -84,7 +91,9 @@ func (s *Service) LoadContacts(ctx context.Context, tenantID string, n int, gen 
 			}
 		}
 	}()
+	// On return, stop feeding first, then wait for the batches in hand.
 	defer wg.Wait()
+	defer cancel()
 
 	loaded := 0
 	for b := 0; b < nb; b++ {
@@ -94,6 +103,7 @@ func (s *Service) LoadContacts(ctx context.Context, tenantID string, n int, gen 
 		case <-ctx.Done():
 			return loaded, ctx.Err()
 		}
+		<-ahead
 		if res.err != nil {
 			return loaded, res.err
 		}
