@@ -5,14 +5,19 @@
 // Without TEST_DATABASE_URL, or with a database that cannot be reached,
 // tests are skipped on a developer's machine and fail under CI=true, so
 // that CI never passes by skipping them.
+//
+// Schemas left behind by an interrupted run are dropped by a later run
+// once they are a day old.
 package pgtest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,9 +59,10 @@ func NewSchema(tb testing.TB) string {
 	}
 	defer conn.Close(ctx)
 
+	dropStale(ctx, conn)
 	var b [6]byte
 	rand.Read(b[:])
-	schema := "coffre_test_" + hex.EncodeToString(b[:])
+	schema := fmt.Sprintf("%s%d_%s", schemaPrefix, time.Now().Unix(), hex.EncodeToString(b[:]))
 	ident := pgx.Identifier{schema}.Sanitize()
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
 		tb.Fatalf("pgtest: create schema: %v", err)
@@ -92,6 +98,35 @@ func MustOpen(tb testing.TB, opts ...postgres.Option) (*postgres.DB, string) {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db, u
+}
+
+// schemaPrefix starts the name of every schema NewSchema creates; the
+// creation time in Unix seconds and a random suffix follow.
+const schemaPrefix = "coffre_test_"
+
+// staleAfter is the age past which a test schema is taken to be left over
+// by an interrupted run, whose cleanups did not run.
+const staleAfter = 24 * time.Hour
+
+// dropStale drops, as well as it can, the test schemas older than
+// staleAfter.
+func dropStale(ctx context.Context, conn *pgx.Conn) {
+	rows, err := conn.Query(ctx, `SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)`, schemaPrefix)
+	if err != nil {
+		return
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		secs, _, ok := strings.Cut(strings.TrimPrefix(name, schemaPrefix), "_")
+		created, err := strconv.ParseInt(secs, 10, 64)
+		if !ok || err != nil || time.Since(time.Unix(created, 0)) < staleAfter {
+			continue
+		}
+		conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE")
+	}
 }
 
 // Conn returns a single connection to u, such as the URL MustOpen
