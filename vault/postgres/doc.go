@@ -22,5 +22,10 @@
 // are dense, but the commits of all writers are serialised on it (see
 // appendAuditSQL). LoadContacts copies rows in with COPY.
 //
+// A write whose context is done before its commit is sent writes nothing
+// and returns the context's error. Once the commit is sent, the write waits
+// for the server's answer whatever the context says (up to a bound), so
+// that its result is true: a write reported failed was not committed.
+//
 // A DB is safe for concurrent use.
 package postgres
