@@ -4,17 +4,43 @@ import "time"
 
 // Audit outcomes.
 const (
-	OutcomeOK     = "ok"
-	OutcomeDenied = "denied"
-	OutcomeError  = "error"
+	OutcomeOK       = "ok"
+	OutcomeDenied   = "denied"
+	OutcomeNotFound = "not_found"
+	OutcomeInvalid  = "invalid"
+	OutcomeConflict = "conflict"
+	OutcomeError    = "error"
 )
 
+// outcomeOf names the audit outcome of an operation's error.
+func outcomeOf(err error) string {
+	switch ErrorCode(err) {
+	case "":
+		return OutcomeOK
+	case EFORBIDDEN, EUNAUTHORIZED:
+		return OutcomeDenied
+	case ENOTFOUND:
+		return OutcomeNotFound
+	case EINVALID, ETOOLARGE:
+		return OutcomeInvalid
+	case ECONFLICT:
+		return OutcomeConflict
+	}
+	return OutcomeError
+}
+
 // AuditEntry records one operation. It never holds plaintext personal data:
-// the subject is named by its pseudonymous contact id, fields by name.
-// A store writes an entry in the same transaction as the change it records.
+// the subject is named by its pseudonymous contact id, fields by name, and
+// anything personal that must be kept goes in Sealed, under the subject's
+// data key, so erasing the person shreds it while the log still verifies.
+//
+// A store writes an entry unsequenced, in the same transaction as the
+// change it records; the audit log's sequencer later gives it its sequence
+// number and leaf hash (see package audit).
 type AuditEntry struct {
-	// Seq is assigned by the store when the entry is appended.
-	Seq       int64
+	// Seq is the entry's leaf index in the audit log, from 0. It is set
+	// on entries read back from a store, once sequenced.
+	Seq       uint64
 	Time      time.Time
 	TenantID  string
 	ActorID   string
@@ -30,4 +56,22 @@ type AuditEntry struct {
 	// DecisionID and PolicyRevision identify the authorisation decision.
 	DecisionID     string
 	PolicyRevision string
+	// Sealed holds personal details sealed under the subject's key, or nil.
+	Sealed []byte
+}
+
+// AuditFilter selects sequenced audit entries of one tenant.
+type AuditFilter struct {
+	TenantID string
+	// Subject, ActorID and Action, when set, must match exactly.
+	Subject string
+	ActorID string
+	Action  string
+	// Since and Until, when set, bound the entry time: Since <= Time < Until.
+	Since time.Time
+	Until time.Time
+	// From is the first sequence number to return (a cursor).
+	From uint64
+	// Limit is the most entries to return, 1 to 1000.
+	Limit int
 }

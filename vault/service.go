@@ -24,12 +24,20 @@ type Service struct {
 
 	tenants sync.Map // tenant id -> TenantKeys
 	tokens  tokenCache
+	audit   auditWriter
 }
 
 // NewService returns a Service over a store, a key ring, an authoriser and
 // a field schema.
 func NewService(store Store, keys KeyRing, authz Authorizer, schema *Schema) *Service {
-	return &Service{store: store, keys: keys, authz: authz, schema: schema, Now: time.Now}
+	return &Service{store: store, keys: keys, authz: authz, schema: schema, Now: time.Now, audit: auditWriter{store: store}}
+}
+
+// Close stops the service's audit writer after the appends in flight. The
+// store is the caller's to close.
+func (s *Service) Close() error {
+	s.audit.close()
+	return nil
 }
 
 // Schema returns the field schema the service applies.
@@ -42,7 +50,8 @@ func (s *Service) Ping(ctx context.Context) error { return s.store.Ping(ctx) }
 // It returns the contact as p may see it. EINVALID for bad input (with
 // per-field reasons), EFORBIDDEN when policy denies, ECONFLICT when a unique
 // lookup value (email by default) is already taken.
-func (s *Service) CreateContact(ctx context.Context, p *Principal, purpose string, in *ContactInput) (*ContactView, error) {
+func (s *Service) CreateContact(ctx context.Context, p *Principal, purpose string, in *ContactInput) (_ *ContactView, err error) {
+	defer s.recordFailure(ctx, p, ActionContactCreate, purpose, "", &err)
 	d, err := s.authorize(ctx, p, ActionContactCreate, purpose, Resource{TenantID: p.TenantID})
 	if err != nil {
 		return nil, err
@@ -71,7 +80,8 @@ func (s *Service) CreateContact(ctx context.Context, p *Principal, purpose strin
 
 // GetContact returns one contact of p's tenant as p may see it. ENOTFOUND
 // when there is no such contact in p's tenant, EFORBIDDEN when policy denies.
-func (s *Service) GetContact(ctx context.Context, p *Principal, purpose, id string) (*ContactView, error) {
+func (s *Service) GetContact(ctx context.Context, p *Principal, purpose, id string) (_ *ContactView, err error) {
+	defer s.recordFailure(ctx, p, ActionContactRead, purpose, id, &err)
 	r, err := s.record(ctx, p, id)
 	if err != nil {
 		return nil, err
@@ -84,13 +94,18 @@ func (s *Service) GetContact(ctx context.Context, p *Principal, purpose, id stri
 	if err != nil {
 		return nil, err
 	}
-	return s.view(c, d), nil
+	v := s.view(c, d)
+	if err := s.audit.append(ctx, s.entry(ctx, p, ActionContactRead, purpose, id, viewFields(v), d)); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // UpdateContact applies a patch to a contact of p's tenant. EINVALID for
 // bad input, ENOTFOUND, EFORBIDDEN, and ECONFLICT when a unique value is
 // taken or the contact changed concurrently.
-func (s *Service) UpdateContact(ctx context.Context, p *Principal, purpose, id string, patch *ContactPatch) (*ContactView, error) {
+func (s *Service) UpdateContact(ctx context.Context, p *Principal, purpose, id string, patch *ContactPatch) (_ *ContactView, err error) {
+	defer s.recordFailure(ctx, p, ActionContactUpdate, purpose, id, &err)
 	r, err := s.record(ctx, p, id)
 	if err != nil {
 		return nil, err
@@ -135,7 +150,8 @@ func (s *Service) UpdateContact(ctx context.Context, p *Principal, purpose, id s
 // EraseContact erases a contact of p's tenant: its data key is destroyed
 // with its record, lookups and tokens (crypto-shredding). ENOTFOUND,
 // EFORBIDDEN.
-func (s *Service) EraseContact(ctx context.Context, p *Principal, purpose, id string) error {
+func (s *Service) EraseContact(ctx context.Context, p *Principal, purpose, id string) (err error) {
+	defer s.recordFailure(ctx, p, ActionContactErase, purpose, id, &err)
 	r, err := s.record(ctx, p, id)
 	if err != nil {
 		return err
@@ -154,7 +170,8 @@ const maxSearchResults = 50
 // SearchContacts finds the contacts of p's tenant with the given email or
 // phone through its blind index. Contacts policy keeps from p are left out.
 // EINVALID unless exactly one of the query's fields is set and valid.
-func (s *Service) SearchContacts(ctx context.Context, p *Principal, purpose string, q *SearchQuery) ([]*ContactView, error) {
+func (s *Service) SearchContacts(ctx context.Context, p *Principal, purpose string, q *SearchQuery) (_ []*ContactView, err error) {
+	defer s.recordFailure(ctx, p, ActionContactSearch, purpose, "", &err)
 	var name, value string
 	switch {
 	case q.Email != "" && q.Phone == "":
@@ -184,6 +201,8 @@ func (s *Service) SearchContacts(ctx context.Context, p *Principal, purpose stri
 		return nil, fmt.Errorf("vault.SearchContacts: %w", err)
 	}
 	out := make([]*ContactView, 0, len(rs))
+	entries := make([]*AuditEntry, 0, len(rs)+1)
+	entries = append(entries, s.entry(ctx, p, ActionContactSearch, purpose, "", []string{name}, nil))
 	for _, r := range rs {
 		d, err := s.authorize(ctx, p, ActionContactRead, purpose, resourceOf(r))
 		if ErrorCode(err) == EFORBIDDEN || ErrorCode(err) == ENOTFOUND {
@@ -195,9 +214,42 @@ func (s *Service) SearchContacts(ctx context.Context, p *Principal, purpose stri
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s.view(c, d))
+		v := s.view(c, d)
+		out = append(out, v)
+		entries = append(entries, s.entry(ctx, p, ActionContactRead, purpose, r.ID, viewFields(v), d))
+	}
+	// One entry for the search, one in each found contact's history.
+	if err := s.audit.append(ctx, entries...); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// recordFailure appends an audit entry for an operation that failed
+// (denied, not found, invalid, conflicting, or broken), so attempts are on
+// record too. The entry names no client-supplied text: the subject only
+// when it is a well-formed id. A failure to append it is not reported over
+// the operation's own error.
+func (s *Service) recordFailure(ctx context.Context, p *Principal, action, purpose, subject string, errp *error) {
+	if *errp == nil || p == nil {
+		return
+	}
+	if !ValidID(subject) {
+		subject = ""
+	}
+	e := s.entry(ctx, p, action, purpose, subject, nil, nil)
+	e.Outcome = outcomeOf(*errp)
+	_ = s.audit.append(context.WithoutCancel(ctx), e)
+}
+
+// viewFields lists the fields a view shows, sorted.
+func viewFields(v *ContactView) []string {
+	out := make([]string, 0, len(v.Fields))
+	for k := range v.Fields {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // record loads a contact of p's tenant.

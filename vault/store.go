@@ -3,6 +3,8 @@ package vault
 import (
 	"context"
 	"time"
+
+	"github.com/coffre/coffre/audit"
 )
 
 // Store is the persistence a Service needs. Implementations (vault/postgres,
@@ -12,6 +14,8 @@ type Store interface {
 	ContactStore
 	TokenStore
 	AuditStore
+	// audit.Store is the storage of the audit log's sequencer.
+	audit.Store
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
@@ -68,9 +72,13 @@ type TokenStore interface {
 	Token(ctx context.Context, id string) (*APIToken, error)
 }
 
-// AuditStore reads the audit entries the other methods appended.
+// AuditStore appends audit entries that record no data change (reads,
+// searches, denials) and reads sequenced entries back.
 type AuditStore interface {
-	// AuditEntries returns up to limit entries of the tenant with Seq >
-	// after, in Seq order.
-	AuditEntries(ctx context.Context, tenantID string, after int64, limit int) ([]*AuditEntry, error)
+	// AppendAudit durably appends unsequenced entries in one transaction,
+	// all or none.
+	AppendAudit(ctx context.Context, entries []*AuditEntry) error
+	// AuditEntries returns the sequenced entries that match f, in Seq
+	// order. EINVALID for a filter without tenant or with a bad limit.
+	AuditEntries(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
 }

@@ -1,0 +1,111 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// auditWriter appends the audit entries that record no data change (reads,
+// searches, denied and failed attempts) by group commit: concurrent callers
+// share one store transaction, and each returns only once its own entry is
+// durable, so an access is never answered before it is on record. While one
+// batch commits, the next one gathers, so batches grow with load and a
+// single writer keeps up with many readers (SQLite has one writer anyway;
+// on PostgreSQL it turns a commit per read into a commit per batch).
+type auditWriter struct {
+	store Store
+
+	once    sync.Once
+	reqs    chan *auditReq
+	stop    chan struct{}
+	stopped sync.WaitGroup
+}
+
+// auditBatchMax bounds the entries of one append transaction.
+const auditBatchMax = 256
+
+// auditWriters is the number of batches that may commit at once.
+const auditWriters = 2
+
+// auditAppendTimeout bounds one append transaction.
+const auditAppendTimeout = 10 * time.Second
+
+type auditReq struct {
+	entries []*AuditEntry
+	done    chan error
+}
+
+var errAuditClosed = errors.New("vault: audit writer closed")
+
+// append blocks until entries are durable in the store, or fails.
+func (w *auditWriter) append(ctx context.Context, entries ...*AuditEntry) error {
+	w.once.Do(w.start)
+	r := &auditReq{entries: entries, done: make(chan error, 1)}
+	select {
+	case w.reqs <- r:
+	case <-w.stop:
+		return errAuditClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once handed over the entry may be written whatever ctx does, so
+	// wait for the outcome: the store call is bounded by its own timeout.
+	return <-r.done
+}
+
+func (w *auditWriter) start() {
+	w.reqs = make(chan *auditReq)
+	w.stop = make(chan struct{})
+	for i := 0; i < auditWriters; i++ {
+		w.stopped.Add(1)
+		go w.run()
+	}
+}
+
+func (w *auditWriter) run() {
+	defer w.stopped.Done()
+	var batch []*auditReq
+	var entries []*AuditEntry
+	for {
+		select {
+		case r := <-w.reqs:
+			batch, entries = append(batch[:0], r), append(entries[:0], r.entries...)
+		case <-w.stop:
+			return
+		}
+	gather:
+		for len(entries) < auditBatchMax {
+			select {
+			case r := <-w.reqs:
+				batch, entries = append(batch, r), append(entries, r.entries...)
+			default:
+				break gather
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), auditAppendTimeout)
+		err := w.store.AppendAudit(ctx, entries)
+		cancel()
+		if err != nil {
+			err = fmt.Errorf("vault.auditWriter: %w", err)
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		clear(batch)
+		clear(entries)
+	}
+}
+
+// close stops the writer; appends in flight complete first.
+func (w *auditWriter) close() {
+	w.once.Do(func() { w.stop = make(chan struct{}) })
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	w.stopped.Wait()
+}
