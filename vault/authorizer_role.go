@@ -14,6 +14,7 @@ import (
 //   - a volunteer reads contacts with contact and location details masked
 //     and special-category fields hidden;
 //   - only admin may create tokens;
+//   - dpo reads and exports the audit log, admin reads its metadata;
 //   - a token limited to some purposes may only declare those;
 //   - citizen may do nothing yet.
 //
@@ -43,6 +44,10 @@ func (a *RoleAuthorizer) Authorize(ctx context.Context, req *AuthzRequest) (*Dec
 		d.Allow = slices.Contains([]string{RoleAdmin, RoleAgent, RoleDPO, RoleVolunteer}, p.Role)
 	case ActionTokenCreate:
 		d.Allow = p.Role == RoleAdmin
+	case ActionAuditRead:
+		d.Allow = p.Role == RoleDPO || p.Role == RoleAdmin
+	case ActionAuditExport:
+		d.Allow = p.Role == RoleDPO
 	}
 	if !d.Allow {
 		d.Reason = "the role " + p.Role + " may not " + req.Action

@@ -25,6 +25,7 @@ type Service struct {
 	tenants sync.Map // tenant id -> TenantKeys
 	tokens  tokenCache
 	audit   auditWriter
+	log     AuditLog
 }
 
 // NewService returns a Service over a store, a key ring, an authoriser and
