@@ -1,6 +1,10 @@
 package vault
 
-import "time"
+import (
+	"time"
+
+	"github.com/coffre/coffre/audit"
+)
 
 // Audit outcomes.
 const (
@@ -74,4 +78,33 @@ type AuditFilter struct {
 	From uint64
 	// Limit is the most entries to return, 1 to 1000.
 	Limit int
+}
+
+// LogEntry returns the entry in the audit log's form.
+func (e *AuditEntry) LogEntry() *audit.Entry {
+	return &audit.Entry{
+		Seq: e.Seq, Time: e.Time, Tenant: e.TenantID, ActorID: e.ActorID, ActorRole: e.ActorRole,
+		Action: e.Action, Subject: e.Subject, Fields: e.Fields, Purpose: e.Purpose, Outcome: e.Outcome,
+		RequestID: e.RequestID, DecisionID: e.DecisionID, PolicyRevision: e.PolicyRevision, Sealed: e.Sealed,
+	}
+}
+
+// AuditEntryOf returns a log entry in the vault's form.
+func AuditEntryOf(e *audit.Entry) *AuditEntry {
+	return &AuditEntry{
+		Seq: e.Seq, Time: e.Time, TenantID: e.Tenant, ActorID: e.ActorID, ActorRole: e.ActorRole,
+		Action: e.Action, Subject: e.Subject, Fields: e.Fields, Purpose: e.Purpose, Outcome: e.Outcome,
+		RequestID: e.RequestID, DecisionID: e.DecisionID, PolicyRevision: e.PolicyRevision, Sealed: e.Sealed,
+	}
+}
+
+// Match reports whether a sequenced entry passes the filter's conditions
+// (tenant, subject, actor, action, time range and cursor; not the limit).
+func (f *AuditFilter) Match(e *AuditEntry) bool {
+	return e.TenantID == f.TenantID && e.Seq >= f.From &&
+		(f.Subject == "" || e.Subject == f.Subject) &&
+		(f.ActorID == "" || e.ActorID == f.ActorID) &&
+		(f.Action == "" || e.Action == f.Action) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since)) &&
+		(f.Until.IsZero() || e.Time.Before(f.Until))
 }
