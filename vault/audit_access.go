@@ -27,6 +27,8 @@ type AuditLog interface {
 	Export(ctx context.Context, w io.Writer, tenant string, progress func(done, total uint64)) error
 }
 
+var _ AuditLog = (*audit.Log)(nil)
+
 // SetAuditLog gives the service the log behind the audit operations.
 // Without one, they fail with EUNAVAILABLE.
 func (s *Service) SetAuditLog(l AuditLog) { s.log = l }

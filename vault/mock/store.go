@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/coffre/coffre/audit/audittest"
 	"github.com/coffre/coffre/vault"
 )
 
@@ -16,15 +17,17 @@ import (
 // copies, so callers cannot change stored state behind its back, and every
 // write and its audit entry happen under one lock, all or nothing. It is
 // safe for concurrent use. The zero value is not usable; call NewStore.
+// Audit entries go to an embedded in-memory audit log store, whose
+// sequencer methods the Store thereby implements.
 type Store struct {
+	*audittest.Store
+
 	mu       sync.Mutex
 	closed   bool
 	tenants  map[string]*vault.Tenant
 	contacts map[string]map[string]*vault.Record // tenant -> id -> record
 	unique   map[string]map[string]string        // tenant -> field NUL token -> id
 	tokens   map[string]*vault.APIToken
-	audit    map[string][]*vault.AuditEntry // tenant -> entries in Seq order
-	seq      int64                          // last Seq, across tenants
 }
 
 var _ vault.Store = (*Store)(nil)
@@ -36,7 +39,7 @@ func NewStore() *Store {
 		contacts: make(map[string]map[string]*vault.Record),
 		unique:   make(map[string]map[string]string),
 		tokens:   make(map[string]*vault.APIToken),
-		audit:    make(map[string][]*vault.AuditEntry),
+		Store:    audittest.NewStore(),
 	}
 }
 
@@ -288,28 +291,42 @@ func (s *Store) Token(ctx context.Context, id string) (*vault.APIToken, error) {
 	return cloneToken(t), nil
 }
 
-// AuditEntries implements vault.AuditStore.
-func (s *Store) AuditEntries(ctx context.Context, tenantID string, after int64, limit int) ([]*vault.AuditEntry, error) {
-	if err := checkID("mock.AuditEntries", "tenant", tenantID); err != nil {
-		return nil, err
-	} else if limit <= 0 {
-		return nil, invalid("mock.AuditEntries", "limit must be positive")
+// AppendAudit implements vault.AuditStore.
+func (s *Store) AppendAudit(ctx context.Context, entries []*vault.AuditEntry) error {
+	if len(entries) == 0 {
+		return invalid("mock.AppendAudit", "no entries")
 	}
-	if err := s.lock(ctx, "mock.AuditEntries"); err != nil {
-		return nil, err
+	if err := s.lock(ctx, "mock.AppendAudit"); err != nil {
+		return err
 	}
 	defer s.mu.Unlock()
+	for _, e := range entries {
+		s.append(e)
+	}
+	return nil
+}
+
+// AuditEntries implements vault.AuditStore over the sequenced entries.
+func (s *Store) AuditEntries(ctx context.Context, f vault.AuditFilter) ([]*vault.AuditEntry, error) {
+	if err := checkID("mock.AuditEntries", "tenant", f.TenantID); err != nil {
+		return nil, err
+	} else if f.Limit < 1 || f.Limit > 1000 {
+		return nil, invalid("mock.AuditEntries", "limit must be between 1 and 1000")
+	}
 	var out []*vault.AuditEntry
-	for _, e := range s.audit[tenantID] {
-		if e.Seq <= after {
-			continue
+	for from := f.From; len(out) < f.Limit; from += 1024 {
+		entries, _, err := s.SequencedEntries(ctx, from, from+1024)
+		if err != nil {
+			return nil, err
 		}
-		if len(out) == limit {
+		if len(entries) == 0 {
 			break
 		}
-		c := *e
-		c.Fields = slices.Clone(e.Fields)
-		out = append(out, &c)
+		for _, e := range entries {
+			if ve := vault.AuditEntryOf(e); f.Match(ve) && len(out) < f.Limit {
+				out = append(out, ve)
+			}
+		}
 	}
 	return out, nil
 }
@@ -366,17 +383,15 @@ func (s *Store) remove(tenantID, id string) {
 	delete(s.contacts[tenantID], id)
 }
 
-// append assigns e the next sequence number (dense across tenants, as in
-// the SQL stores) and keeps a copy.
+// append keeps a copy of e as a pending audit entry.
 func (s *Store) append(e *vault.AuditEntry) {
 	if e == nil {
 		return
 	}
-	s.seq++
-	e.Seq = s.seq
-	c := *e
-	c.Fields = slices.Clone(e.Fields)
-	s.audit[e.TenantID] = append(s.audit[e.TenantID], &c)
+	le := e.LogEntry()
+	le.Fields = slices.Clone(e.Fields)
+	le.Sealed = slices.Clone(e.Sealed)
+	s.Add(le)
 }
 
 func cloneRecord(r *vault.Record) *vault.Record {
