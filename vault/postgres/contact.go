@@ -23,10 +23,10 @@ var copyColumns = []string{"tenant_id", "id", "wrapped_key", "sealed", "consents
 	"version", "tokens", "lookup_fields", "lookup_tokens", "lookup_unique", "created_at", "updated_at"}
 
 // CreateContact stores r and appends e in one transaction, in one round
-// trip. Zero r.CreatedAt and r.UpdatedAt are set to the store's time, and
-// e.Seq to the entry's sequence number once committed. It returns EINVALID
-// for a nil or incomplete record or entry, and ECONFLICT if the id exists
-// or a unique lookup token is taken in the tenant.
+// trip. Zero r.CreatedAt and r.UpdatedAt are set to the store's time; e is
+// committed unsequenced (see AppendAudit). It returns EINVALID for a nil or
+// incomplete record or entry, and ECONFLICT if the id exists or a unique
+// lookup token is taken in the tenant.
 func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.AuditEntry) error {
 	if err := db.checkWrite(r, e); err != nil {
 		return fmt.Errorf("postgres.CreateContact: %w", err)
@@ -51,12 +51,10 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 
 	insertContact(t, vals)
 	insertLookups(t, r.TenantID, r.ID, r.Lookups)
-	var seq int64
-	db.appendAudit(t, e, &seq)
+	db.appendAudit(t, e)
 	if err := t.commit(ctx); err != nil {
 		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
 	}
-	e.Seq = seq
 	return nil
 }
 
@@ -131,29 +129,28 @@ func (db *DB) UpdateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 		RETURNING created_at`, append(vals[:12:12], vals[13])...).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&createdAt)
 	})
-	var seq int64
-	db.appendAudit(t, e, &seq)
+	db.appendAudit(t, e)
 	if err := t.commit(ctx); err != nil {
 		return fmt.Errorf("postgres.UpdateContact: %w", mapError(err))
 	}
-	e.Seq = seq
 	r.CreatedAt = createdAt.UTC()
 	return nil
 }
 
 // EraseContact deletes the record (its wrapped key with it) and its
 // lookups, and appends e, in one transaction. It returns ENOTFOUND if the
-// tenant has no record with that id, EINVALID for empty ids or a nil entry.
+// tenant has no record with that id, EINVALID for empty ids or a nil or
+// invalid entry.
 func (db *DB) EraseContact(ctx context.Context, tenantID, id string, e *vault.AuditEntry) error {
-	switch {
-	case tenantID == "" || id == "":
+	if tenantID == "" || id == "" {
 		return vault.Errorf(vault.EINVALID, "Tenant and contact id are required.")
-	case e == nil:
-		return vault.Errorf(vault.EINVALID, "An audit entry is required.")
-	case !vault.ValidID(id):
+	}
+	if err := db.checkEntry(e); err != nil {
+		return fmt.Errorf("postgres.EraseContact: %w", err)
+	}
+	if !vault.ValidID(id) {
 		return vault.Errorf(vault.ENOTFOUND, "Contact not found.")
 	}
-	db.stamp(e)
 
 	t, err := db.begin(ctx)
 	if err != nil {
@@ -178,12 +175,10 @@ func (db *DB) EraseContact(ctx context.Context, tenantID, id string, e *vault.Au
 		return fmt.Errorf("postgres.EraseContact: %w", mapError(err))
 	}
 	deleteLookups(t, tenantID, id, old)
-	var seq int64
-	db.appendAudit(t, e, &seq)
+	db.appendAudit(t, e)
 	if err := t.commit(ctx); err != nil {
 		return fmt.Errorf("postgres.EraseContact: %w", mapError(err))
 	}
-	e.Seq = seq
 	return nil
 }
 
@@ -228,14 +223,14 @@ func (db *DB) FindContacts(ctx context.Context, tenantID, field string, token []
 // LoadContacts bulk-inserts records with COPY and appends e, in one
 // transaction: all or nothing. Zero CreatedAt and UpdatedAt are set to the
 // store's time. It returns EINVALID for an empty batch, a nil or incomplete
-// record or a nil entry, and ECONFLICT if an id or a unique lookup token is
+// record or a nil or invalid entry, and ECONFLICT if an id or a unique lookup token is
 // taken, by a stored record or by another record of the batch.
 func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.AuditEntry) error {
 	if len(rs) == 0 {
 		return vault.Errorf(vault.EINVALID, "No contacts to load.")
 	}
-	if e == nil {
-		return vault.Errorf(vault.EINVALID, "An audit entry is required.")
+	if err := db.checkEntry(e); err != nil {
+		return fmt.Errorf("postgres.LoadContacts: %w", err)
 	}
 	now := db.now()
 	nl := 0
@@ -251,7 +246,6 @@ func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.Aud
 		}
 		nl += len(r.Lookups)
 	}
-	db.stamp(e)
 
 	t, err := db.begin(ctx)
 	if err != nil {
@@ -297,12 +291,10 @@ func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.Aud
 			return fmt.Errorf("postgres.LoadContacts: lookups: %w", mapError(err))
 		}
 	}
-	var seq int64
-	db.appendAudit(t, e, &seq)
+	db.appendAudit(t, e)
 	if err := t.commit(ctx); err != nil {
 		return fmt.Errorf("postgres.LoadContacts: %w", mapError(err))
 	}
-	e.Seq = seq
 	return nil
 }
 
@@ -311,11 +303,7 @@ func (db *DB) checkWrite(r *vault.Record, e *vault.AuditEntry) error {
 	if err := checkRecord(r); err != nil {
 		return err
 	}
-	if e == nil {
-		return vault.Errorf(vault.EINVALID, "An audit entry is required.")
-	}
-	db.stamp(e)
-	return nil
+	return db.checkEntry(e)
 }
 
 // checkRecord returns EINVALID unless r can be stored.

@@ -17,10 +17,33 @@
 //
 // A write and its audit entry commit in one transaction, whose statements
 // are pipelined: BEGIN, the change, the audit entry and COMMIT travel to the
-// server together, so a create costs one round trip. Audit sequence numbers
-// come from a one-row counter that the writer's transaction increments: they
-// are dense, but the commits of all writers are serialised on it (see
-// appendAuditSQL). LoadContacts copies rows in with COPY.
+// server together, so a create costs one round trip. LoadContacts copies
+// rows in with COPY.
+//
+// # Audit log
+//
+// The entry a write commits is unsequenced: a row of audit_entries whose
+// seq and leaf_hash are NULL, numbered only by its bigserial id. Writers
+// share no row and take no lock another writer waits for, so their commits
+// (and WAL flushes, which PostgreSQL groups) proceed in parallel; the
+// one-row counter of the first schema, which serialised every audited
+// write, is gone. AppendAudit appends entries that record no change
+// (reads, searches, denials) the same way, a batch in one statement.
+//
+// DB implements audit.Store for the log's sequencer: PendingAudit reads
+// the pending rows by id, and SequenceAudit sets their seq and leaf hash
+// in one UPDATE, stores the tree nodes at levels 8, 16, … in audit_nodes
+// and replaces the tree head in audit_head, in one transaction that first
+// locks the head row and checks it is the head the sequencer started from
+// (audit.ErrHeadMoved otherwise), so concurrent sequencers cannot number
+// the same entries. ReadHashes serves proofs from the leaf hashes and
+// audit_nodes; signed checkpoints live in audit_checkpoints.
+//
+// The database keeps the log append-only (migration 002): triggers refuse
+// DELETE and TRUNCATE on the log tables, any UPDATE of nodes and
+// checkpoints, and any UPDATE of an entry but the one that sequences it;
+// privileges revoke the same from the migrating role, which keeps only
+// UPDATE of seq and leaf_hash.
 //
 // A write whose context is done before its commit is sent writes nothing
 // and returns the context's error. Once the commit is sent, the write waits

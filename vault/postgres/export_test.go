@@ -1,5 +1,14 @@
 package postgres
 
+import "github.com/jackc/pgx/v5/pgxpool"
+
+// SkipAudit makes db's writes leave out their audit entry, so that the
+// benchmarks can tell what the entry costs.
+func SkipAudit(db *DB) { db.noAudit = true }
+
+// Pool returns db's connection pool: the application's own connections.
+func Pool(db *DB) *pgxpool.Pool { return db.pool }
+
 // MapError exposes mapError to the external tests.
 var MapError = mapError
 

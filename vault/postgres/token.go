@@ -9,21 +9,20 @@ import (
 	"github.com/coffre/coffre/vault"
 )
 
-// CreateToken stores t and appends e in one transaction, in one round
-// trip. A zero t.CreatedAt is set to the store's time. It returns EINVALID
-// for a nil or incomplete token or a nil entry, and ECONFLICT if the id
+// CreateToken stores t and appends e, unsequenced, in one transaction, in
+// one round trip. A zero t.CreatedAt is set to the store's time. It returns
+// EINVALID for a nil or incomplete token or entry, and ECONFLICT if the id
 // exists.
 func (db *DB) CreateToken(ctx context.Context, t *vault.APIToken, e *vault.AuditEntry) error {
-	switch {
-	case t == nil || t.ID == "" || t.TenantID == "" || len(t.Hash) == 0:
+	if t == nil || t.ID == "" || t.TenantID == "" || len(t.Hash) == 0 {
 		return vault.Errorf(vault.EINVALID, "Token id, tenant and hash are required.")
-	case e == nil:
-		return vault.Errorf(vault.EINVALID, "An audit entry is required.")
+	}
+	if err := db.checkEntry(e); err != nil {
+		return fmt.Errorf("postgres.CreateToken: %w", err)
 	}
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = db.now()
 	}
-	db.stamp(e)
 	attrs, err := json.Marshal(t.Attributes)
 	if err != nil {
 		return fmt.Errorf("postgres.CreateToken: %w", err)
@@ -45,12 +44,10 @@ func (db *DB) CreateToken(ctx context.Context, t *vault.APIToken, e *vault.Audit
 	tx.queue(`INSERT INTO api_tokens (id, tenant_id, role, attributes, purposes, hash, created_at, expires_at, revoked_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		t.ID, t.TenantID, t.Role, attrs, purposes, t.Hash, t.CreatedAt, nullTime(t.ExpiresAt), nullTime(t.RevokedAt))
-	var seq int64
-	db.appendAudit(tx, e, &seq)
+	db.appendAudit(tx, e)
 	if err := tx.commit(ctx); err != nil {
 		return fmt.Errorf("postgres.CreateToken: %w", mapError(err))
 	}
-	e.Seq = seq
 	return nil
 }
 

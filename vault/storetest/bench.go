@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/vault"
 )
@@ -15,6 +16,7 @@ func BenchCreateContact(b *testing.B, s vault.Store) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
+	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			r := NewRecord(tn.ID)
@@ -24,6 +26,7 @@ func BenchCreateContact(b *testing.B, s vault.Store) {
 			}
 		}
 	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "creates/s")
 }
 
 // BenchGetContact measures Contact, with b.RunParallel, over n fixture
@@ -50,4 +53,28 @@ func BenchGetContact(b *testing.B, s vault.Store, n int) {
 			}
 		}
 	})
+}
+
+// BenchAppendAudit measures AppendAudit of batches of batch fixture
+// entries, with b.RunParallel, on s, and reports entries/s. Nothing
+// sequences them meanwhile.
+func BenchAppendAudit(b *testing.B, s vault.Store, batch int) {
+	tn := MustCreateTenant(b, s)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		es := make([]*vault.AuditEntry, batch)
+		for pb.Next() {
+			for i := range es {
+				es[i] = NewEntry(tn.ID, vault.ActionContactRead, "")
+			}
+			if err := s.AppendAudit(ctx, es); err != nil {
+				b.Errorf("AppendAudit(%d) = %v, want nil", batch, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "entries/s")
 }

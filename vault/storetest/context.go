@@ -1,12 +1,14 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/audit"
 	"github.com/coffre/coffre/vault"
 )
 
@@ -51,7 +53,41 @@ func storeCalls(s vault.Store, tn *vault.Tenant, r *vault.Record) []struct {
 			return s.CreateToken(ctx, NewToken(tn.ID), NewEntry(tn.ID, vault.ActionTokenCreate, ""))
 		}},
 		{"Token", func(ctx context.Context) error { _, err := s.Token(ctx, "tok-any"); return err }},
-		{"AuditEntries", func(ctx context.Context) error { _, err := s.AuditEntries(ctx, tn.ID, 0, 10); return err }},
+		{"AppendAudit", func(ctx context.Context) error {
+			return s.AppendAudit(ctx, []*vault.AuditEntry{NewEntry(tn.ID, vault.ActionContactRead, r.ID)})
+		}},
+		{"AppendAudit(batch)", func(ctx context.Context) error {
+			return s.AppendAudit(ctx, []*vault.AuditEntry{NewEntry(tn.ID, vault.ActionContactRead, r.ID), NewEntry(tn.ID, vault.ActionContactRead, r.ID)})
+		}},
+		{"AuditEntries", func(ctx context.Context) error {
+			_, err := s.AuditEntries(ctx, vault.AuditFilter{TenantID: tn.ID, Limit: 10})
+			return err
+		}},
+		{"AuditHead", func(ctx context.Context) error { _, err := s.AuditHead(ctx); return err }},
+		{"PendingAudit", func(ctx context.Context) error { _, err := s.PendingAudit(ctx, 10); return err }},
+		{"SequenceAudit", func(ctx context.Context) error {
+			head, err := s.AuditHead(context.Background())
+			if err != nil {
+				return nil // reported by the check of the log below
+			}
+			tree, err := audit.UnmarshalTree(head)
+			if err != nil {
+				return nil
+			}
+			next, nodes, err := tree.Append(RandomBytes(audit.HashSize))
+			if err != nil {
+				return nil
+			}
+			nextHead, _ := next.MarshalBinary()
+			return s.SequenceAudit(ctx, head, []audit.Sequenced{{ID: 1, Seq: tree.Size(), LeafHash: RandomBytes(audit.HashSize)}}, nodes, nextHead)
+		}},
+		{"ReadHashes", func(ctx context.Context) error { _, err := s.ReadHashes(ctx, 0, 0, 1); return err }},
+		{"SequencedEntries", func(ctx context.Context) error { _, _, err := s.SequencedEntries(ctx, 0, 1); return err }},
+		{"AddCheckpoint", func(ctx context.Context) error {
+			return s.AddCheckpoint(ctx, &audit.StoredCheckpoint{Size: 1, Note: RandomBytes(100)})
+		}},
+		{"Checkpoints", func(ctx context.Context) error { _, err := s.Checkpoints(ctx, 0, 10); return err }},
+		{"LatestCheckpoint", func(ctx context.Context) error { _, err := s.LatestCheckpoint(ctx); return err }},
 	}
 }
 
@@ -87,8 +123,8 @@ func testContext(t *testing.T, open func(t *testing.T) vault.Store) {
 			s := open(t)
 			tn := MustCreateTenant(t, s)
 			r := NewRecord(tn.ID)
-			MustCreateContact(t, s, r)
-			before := lastSeq(t, s, tn.ID)
+			e := MustCreateContact(t, s, r)
+			tree := SequenceAll(t, s)
 			ctx, cancel := tt.ctx()
 			defer cancel()
 			for _, c := range storeCalls(s, tn, r) {
@@ -98,7 +134,14 @@ func testContext(t *testing.T, open func(t *testing.T) vault.Store) {
 				}
 			}
 			checkRecord(t, s, r)
-			checkAppended(t, s, tn.ID, before)
+			checkPending(t, s)
+			checkAudit(t, s, tn.ID, WithSeq(e, 0))
+			if got := CheckLog(t, s); !bytes.Equal(got.Root(), tree.Root()) {
+				t.Errorf("the log changed under calls on a done context")
+			}
+			if c, err := s.LatestCheckpoint(context.Background()); err != nil || c != nil {
+				t.Errorf("LatestCheckpoint = %v, %v; want none", c, err)
+			}
 		})
 	}
 
@@ -138,8 +181,8 @@ func testContext(t *testing.T, open func(t *testing.T) vault.Store) {
 		}
 
 		bySubject := make(map[string]*vault.AuditEntry)
-		for _, e := range auditAll(t, s, tn.ID) {
-			bySubject[e.Subject] = e
+		for _, p := range pendingAll(t, s) {
+			bySubject[p.Entry.Subject] = VaultEntry(p.Entry)
 		}
 		var ok []*vault.AuditEntry
 		for _, rs := range results {
@@ -163,20 +206,29 @@ func testContext(t *testing.T, open func(t *testing.T) vault.Store) {
 				}
 			}
 		}
-		// Whatever was written, the log is dense and the store still works.
-		e := MustCreateContact(t, s, NewRecord(tn.ID))
-		if want := int64(len(bySubject) + 1); e.Seq != want {
-			t.Errorf("CreateContact after the cancellation: e.Seq = %d, want %d", e.Seq, want)
+		// Whatever was written, the store still works and the log is
+		// dense once sequenced.
+		ok = append(ok, MustCreateContact(t, s, NewRecord(tn.ID)))
+		var written []*vault.AuditEntry
+		for _, e := range bySubject {
+			written = append(written, e)
 		}
+		written = append(written, ok[len(ok)-1])
+		settle(t, s)
+		checkDense(t, s, []*vault.Tenant{tn}, written)
 		all := auditAll(t, s, tn.ID)
-		for i, e := range all {
-			if e.Seq != int64(i+1) {
-				t.Fatalf("entry #%d: Seq = %d, want %d (Seq must be dense)", i, e.Seq, i+1)
-			}
+		byRequest := make(map[string]*vault.AuditEntry)
+		for _, e := range all {
+			byRequest[e.RequestID] = e
 		}
 		for _, e := range ok {
-			if d := DiffEntry(all[e.Seq-1], e); d != "" {
-				t.Errorf("entry Seq %d: %s", e.Seq, d)
+			got, found := byRequest[e.RequestID]
+			if !found {
+				t.Errorf("entry of a successful write (request %s) is not in the log", e.RequestID)
+				continue
+			}
+			if d := DiffEntry(got, WithSeq(e, got.Seq)); d != "" {
+				t.Errorf("entry Seq %d: %s", got.Seq, d)
 			}
 		}
 	})

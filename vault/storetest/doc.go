@@ -5,6 +5,10 @@
 // The suite holds no cryptography: sealed fields, wrapped keys, lookup and
 // segmentation tokens are random opaque bytes made by the fixture helpers
 // (NewRecord, NewToken, NewEntry, …), which a store must keep byte for byte.
+// Audit entries are hashed for real, with package audit, and proofs over a
+// store are checked with the transparency-dev verifier. Sequence,
+// SequenceAll, StartSequencer and CheckLog are exported for stores' own
+// tests and benchmarks.
 //
 // Beyond what the vault.Store documentation says, the suite pins down these
 // behaviours, which callers rely on:
@@ -12,11 +16,26 @@
 //   - A nil argument, an empty tenant id, record id, token id, lookup field
 //     or token, a nil audit entry on a write, an empty LoadContacts batch and
 //     a limit below 1 are EINVALID, returned before anything is written.
-//   - A successful write sets e.Seq to the sequence number of the entry it
-//     appended; a failed write appends nothing and leaves e.Seq zero.
-//   - Seq is global to the store, starts at 1 in a fresh store and has no
-//     gaps, whatever the concurrency; AuditEntries returns one tenant's
-//     entries in Seq order.
+//   - An audit entry that the log could not encode, and so never sequence,
+//     fails the write with EINVALID: no tenant or action, a string that is
+//     not UTF-8, a time outside the years 1970 to 9999. A zero entry time is
+//     set to the store's time.
+//   - A successful write commits its audit entry pending (unsequenced), in
+//     its transaction, and leaves e.Seq alone; a failed write appends
+//     nothing. AppendAudit appends a batch the same way, all or nothing; an
+//     empty batch is a no-op. PendingAudit lists pending entries by
+//     increasing id, which is write order for writes that do not overlap;
+//     a limit below 1 is EINVALID.
+//   - Sequencing (see Sequence, which follows the audit log's sequencer)
+//     numbers pending entries 0, 1, … with no gap or repeat, whatever the
+//     concurrency of writers and sequencers. SequenceAudit refuses a stale
+//     head with audit.ErrHeadMoved and an entry already sequenced, unknown
+//     or listed twice with another error; either way it changes nothing.
+//   - AuditEntries returns sequenced entries only, of one tenant, in Seq
+//     order; its limit is 1 to 1000 (EINVALID otherwise, or without tenant).
+//   - ReadHashes fails for a hash not stored; SequencedEntries returns
+//     nothing past the sequenced size; AddCheckpoint keeps the first note
+//     stored for a size, and EINVALID for a nil checkpoint or empty note.
 //   - Times round-trip to the microsecond; fixtures hold whole microseconds.
 //     A zero APIToken.ExpiresAt or RevokedAt comes back zero.
 //   - Nil and empty maps and slices are interchangeable; the order of

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/audit"
 	"github.com/coffre/coffre/vault"
 )
 
@@ -100,7 +101,8 @@ func NewToken(tenantID string) *vault.APIToken {
 }
 
 // NewEntry returns an audit entry of the tenant for action on subject,
-// with every field set.
+// with every field set (Seq aside: a store sets it when it sequences the
+// entry), Sealed to random opaque bytes and RequestID unique.
 func NewEntry(tenantID, action, subject string) *vault.AuditEntry {
 	return &vault.AuditEntry{
 		Time:           Now(),
@@ -112,9 +114,10 @@ func NewEntry(tenantID, action, subject string) *vault.AuditEntry {
 		Fields:         []string{"email", "given_name"},
 		Purpose:        "case-work",
 		Outcome:        vault.OutcomeOK,
-		RequestID:      "req-" + hex.EncodeToString(RandomBytes(4)),
+		RequestID:      "req-" + hex.EncodeToString(RandomBytes(8)),
 		DecisionID:     "dec-" + hex.EncodeToString(RandomBytes(4)),
 		PolicyRevision: "rev-1",
+		Sealed:         RandomBytes(48),
 	}
 }
 
@@ -170,7 +173,7 @@ func MustCreateTenant(tb testing.TB, s vault.Store) *vault.Tenant {
 }
 
 // MustCreateContact stores r with a matching audit entry, failing tb on
-// error, and returns the entry.
+// error, and returns the entry (unsequenced, Seq zero).
 func MustCreateContact(tb testing.TB, s vault.Store, r *vault.Record) *vault.AuditEntry {
 	tb.Helper()
 	e := NewEntry(r.TenantID, vault.ActionContactCreate, r.ID)
@@ -232,7 +235,8 @@ func DiffRecord(got, want *vault.Record) string {
 }
 
 // DiffEntry describes how got differs from want, or returns "" when they
-// are equal (times compared with Equal, nil and empty Fields alike).
+// are equal (times compared with Equal, nil and empty Fields and Sealed
+// alike).
 func DiffEntry(got, want *vault.AuditEntry) string {
 	if got == nil || want == nil {
 		if got == want {
@@ -269,7 +273,34 @@ func DiffEntry(got, want *vault.AuditEntry) string {
 	if !slices.Equal(got.Fields, want.Fields) {
 		add("Fields", got.Fields, want.Fields)
 	}
+	if !bytes.Equal(got.Sealed, want.Sealed) {
+		d = append(d, fmt.Sprintf("Sealed = %s, want %s", short(got.Sealed), short(want.Sealed)))
+	}
 	return strings.Join(d, "; ")
+}
+
+// VaultEntry returns an entry of the audit log as a vault.AuditEntry.
+func VaultEntry(e *audit.Entry) *vault.AuditEntry {
+	return &vault.AuditEntry{Seq: e.Seq, Time: e.Time, TenantID: e.Tenant, ActorID: e.ActorID,
+		ActorRole: e.ActorRole, Action: e.Action, Subject: e.Subject, Fields: e.Fields, Purpose: e.Purpose,
+		Outcome: e.Outcome, RequestID: e.RequestID, DecisionID: e.DecisionID, PolicyRevision: e.PolicyRevision,
+		Sealed: e.Sealed}
+}
+
+// AuditEntry returns e as the audit log encodes it.
+func AuditEntry(e *vault.AuditEntry) *audit.Entry {
+	return &audit.Entry{Seq: e.Seq, Time: e.Time, Tenant: e.TenantID, ActorID: e.ActorID,
+		ActorRole: e.ActorRole, Action: e.Action, Subject: e.Subject, Fields: e.Fields, Purpose: e.Purpose,
+		Outcome: e.Outcome, RequestID: e.RequestID, DecisionID: e.DecisionID, PolicyRevision: e.PolicyRevision,
+		Sealed: e.Sealed}
+}
+
+// WithSeq returns a copy of e with the given Seq, for comparing an entry
+// as written with the same entry read back sequenced.
+func WithSeq(e *vault.AuditEntry, seq uint64) *vault.AuditEntry {
+	c := *e
+	c.Seq = seq
+	return &c
 }
 
 // DiffToken describes how got differs from want, or returns "".

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/vault"
 )
@@ -23,8 +24,13 @@ func testInvalid(t *testing.T, open func(t *testing.T) vault.Store) {
 	tn := MustCreateTenant(t, s)
 	r := NewRecord(tn.ID)
 	MustCreateContact(t, s, r)
-	before := lastSeq(t, s, tn.ID)
+	settle(t, s)
 	entry := func() *vault.AuditEntry { return NewEntry(tn.ID, vault.ActionContactCreate, "") }
+	badEntry := func(modify func(e *vault.AuditEntry)) *vault.AuditEntry {
+		e := entry()
+		modify(e)
+		return e
+	}
 	record := func(modify func(r *vault.Record)) *vault.Record {
 		n := NewRecord(tn.ID)
 		modify(n)
@@ -72,6 +78,20 @@ func testInvalid(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"CreateContact(empty segmentation token)", func(ctx context.Context) error {
 			return s.CreateContact(ctx, record(func(r *vault.Record) { r.Tokens[1] = nil }), entry())
 		}},
+		{"CreateContact(entry without tenant)", func(ctx context.Context) error {
+			return s.CreateContact(ctx, NewRecord(tn.ID), badEntry(func(e *vault.AuditEntry) { e.TenantID = "" }))
+		}},
+		{"CreateContact(entry without action)", func(ctx context.Context) error {
+			return s.CreateContact(ctx, NewRecord(tn.ID), badEntry(func(e *vault.AuditEntry) { e.Action = "" }))
+		}},
+		{"CreateContact(entry of 1969)", func(ctx context.Context) error {
+			return s.CreateContact(ctx, NewRecord(tn.ID), badEntry(func(e *vault.AuditEntry) {
+				e.Time = time.Date(1969, 7, 20, 20, 17, 0, 0, time.UTC)
+			}))
+		}},
+		{"CreateContact(entry not UTF-8)", func(ctx context.Context) error {
+			return s.CreateContact(ctx, NewRecord(tn.ID), badEntry(func(e *vault.AuditEntry) { e.Subject = "\xff\xfe" }))
+		}},
 
 		{"Contact(no tenant)", func(ctx context.Context) error { _, err := s.Contact(ctx, "", r.ID); return err }},
 		{"Contact(no id)", func(ctx context.Context) error { _, err := s.Contact(ctx, tn.ID, ""); return err }},
@@ -87,10 +107,16 @@ func testInvalid(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"UpdateContact(lookup without token)", func(ctx context.Context) error {
 			return s.UpdateContact(ctx, update(func(u *vault.Record) { u.Lookups[0].Token = []byte{} }), entry())
 		}},
+		{"UpdateContact(entry not UTF-8)", func(ctx context.Context) error {
+			return s.UpdateContact(ctx, update(func(*vault.Record) {}), badEntry(func(e *vault.AuditEntry) { e.Fields = []string{"\xc0"} }))
+		}},
 
 		{"EraseContact(no tenant)", func(ctx context.Context) error { return s.EraseContact(ctx, "", r.ID, entry()) }},
 		{"EraseContact(no id)", func(ctx context.Context) error { return s.EraseContact(ctx, tn.ID, "", entry()) }},
 		{"EraseContact(nil entry)", func(ctx context.Context) error { return s.EraseContact(ctx, tn.ID, r.ID, nil) }},
+		{"EraseContact(entry of year 10000)", func(ctx context.Context) error {
+			return s.EraseContact(ctx, tn.ID, r.ID, badEntry(func(e *vault.AuditEntry) { e.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }))
+		}},
 
 		{"FindContacts(no tenant)", func(ctx context.Context) error {
 			_, err := s.FindContacts(ctx, "", FieldEmail, email, 10)
@@ -123,6 +149,9 @@ func testInvalid(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"LoadContacts(record without tenant)", func(ctx context.Context) error {
 			return s.LoadContacts(ctx, []*vault.Record{NewRecord(tn.ID), record(func(r *vault.Record) { r.TenantID = "" })}, entry())
 		}},
+		{"LoadContacts(entry without tenant)", func(ctx context.Context) error {
+			return s.LoadContacts(ctx, []*vault.Record{NewRecord(tn.ID)}, badEntry(func(e *vault.AuditEntry) { e.TenantID = "" }))
+		}},
 
 		{"CreateToken(nil)", func(ctx context.Context) error { return s.CreateToken(ctx, nil, entry()) }},
 		{"CreateToken(nil entry)", func(ctx context.Context) error { return s.CreateToken(ctx, NewToken(tn.ID), nil) }},
@@ -132,10 +161,32 @@ func testInvalid(t *testing.T, open func(t *testing.T) vault.Store) {
 		{"CreateToken(no tenant)", func(ctx context.Context) error {
 			return s.CreateToken(ctx, token(func(k *vault.APIToken) { k.TenantID = "" }), entry())
 		}},
+		{"CreateToken(entry not UTF-8)", func(ctx context.Context) error {
+			return s.CreateToken(ctx, NewToken(tn.ID), badEntry(func(e *vault.AuditEntry) { e.RequestID = "\xff" }))
+		}},
 		{"Token(\"\")", func(ctx context.Context) error { _, err := s.Token(ctx, ""); return err }},
 
-		{"AuditEntries(no tenant)", func(ctx context.Context) error { _, err := s.AuditEntries(ctx, "", 0, 10); return err }},
-		{"AuditEntries(limit 0)", func(ctx context.Context) error { _, err := s.AuditEntries(ctx, tn.ID, 0, 0); return err }},
+		{"AppendAudit(nil entry)", func(ctx context.Context) error {
+			return s.AppendAudit(ctx, []*vault.AuditEntry{entry(), nil})
+		}},
+		{"AppendAudit(entry without tenant)", func(ctx context.Context) error {
+			return s.AppendAudit(ctx, []*vault.AuditEntry{badEntry(func(e *vault.AuditEntry) { e.TenantID = "" })})
+		}},
+		{"AuditEntries(no tenant)", func(ctx context.Context) error {
+			_, err := s.AuditEntries(ctx, vault.AuditFilter{Limit: 10})
+			return err
+		}},
+		{"AuditEntries(limit 0)", func(ctx context.Context) error {
+			_, err := s.AuditEntries(ctx, vault.AuditFilter{TenantID: tn.ID})
+			return err
+		}},
+		{"AuditEntries(limit 1001)", func(ctx context.Context) error {
+			_, err := s.AuditEntries(ctx, vault.AuditFilter{TenantID: tn.ID, Limit: 1001})
+			return err
+		}},
+		{"PendingAudit(0)", func(ctx context.Context) error { _, err := s.PendingAudit(ctx, 0); return err }},
+		{"PendingAudit(-1)", func(ctx context.Context) error { _, err := s.PendingAudit(ctx, -1); return err }},
+		{"AddCheckpoint(nil)", func(ctx context.Context) error { return s.AddCheckpoint(ctx, nil) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := safeCall(func() error { return tt.call(t.Context()) })
@@ -143,5 +194,8 @@ func testInvalid(t *testing.T, open func(t *testing.T) vault.Store) {
 		})
 	}
 	checkRecord(t, s, r)
-	checkAppended(t, s, tn.ID, before)
+	checkPending(t, s)
+	if ts, _ := s.Checkpoints(t.Context(), 0, 1<<62); len(ts) != 0 {
+		t.Errorf("Checkpoints = %d after invalid calls, want none", len(ts))
+	}
 }

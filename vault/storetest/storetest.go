@@ -6,6 +6,7 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/coffre/coffre/audit"
 	"github.com/coffre/coffre/vault"
 )
 
@@ -23,6 +24,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 	t.Run("Load", func(t *testing.T) { testLoad(t, open) })
 	t.Run("Token", func(t *testing.T) { testToken(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
+	t.Run("AuditLog", func(t *testing.T) { testAuditLog(t, open) })
 	t.Run("Context", func(t *testing.T) { testContext(t, open) })
 	t.Run("Invalid", func(t *testing.T) { testInvalid(t, open) })
 }
@@ -102,58 +104,93 @@ func ids(rs []*vault.Record) []string {
 	return s
 }
 
-// auditAll returns every audit entry of the tenant.
+// auditAll returns every sequenced audit entry of the tenant.
 func auditAll(t testing.TB, s vault.Store, tenantID string) []*vault.AuditEntry {
 	t.Helper()
 	var all []*vault.AuditEntry
-	var after int64
+	f := vault.AuditFilter{TenantID: tenantID, Limit: 500}
 	for {
-		es, err := s.AuditEntries(context.Background(), tenantID, after, 500)
+		es, err := s.AuditEntries(context.Background(), f)
 		if err != nil {
-			t.Fatalf("AuditEntries(%s, %d, 500) = %v, want nil", tenantID, after, err)
+			t.Fatalf("AuditEntries(%s, from %d) = %v, want nil", tenantID, f.From, err)
 		}
 		if len(es) == 0 {
 			return all
 		}
 		all = append(all, es...)
-		after = es[len(es)-1].Seq
+		f.From = es[len(es)-1].Seq + 1
 	}
 }
 
-// lastSeq returns the highest Seq of the tenant's entries, 0 if none.
-func lastSeq(t testing.TB, s vault.Store, tenantID string) int64 {
+// checkAudit reports an error unless the tenant's sequenced entries are
+// exactly want, Seq included.
+func checkAudit(t testing.TB, s vault.Store, tenantID string, want ...*vault.AuditEntry) {
 	t.Helper()
-	es := auditAll(t, s, tenantID)
-	if len(es) == 0 {
-		return 0
-	}
-	return es[len(es)-1].Seq
-}
-
-// checkAppended reports an error unless the tenant's entries after seq
-// are exactly want, each with the Seq the store set on it.
-func checkAppended(t testing.TB, s vault.Store, tenantID string, after int64, want ...*vault.AuditEntry) {
-	t.Helper()
-	got, err := s.AuditEntries(context.Background(), tenantID, after, 1000)
-	if err != nil {
-		t.Fatalf("AuditEntries(%s, %d, 1000) = %v, want nil", tenantID, after, err)
-	}
+	got := auditAll(t, s, tenantID)
 	if len(got) != len(want) {
-		t.Errorf("AuditEntries(%s, %d) = %d entries %v, want %d", tenantID, after, len(got), seqs(got), len(want))
+		t.Errorf("AuditEntries(%s) = %d entries %v, want %d", tenantID, len(got), seqs(got), len(want))
 		return
 	}
 	for i := range got {
-		if want[i].Seq == 0 {
-			t.Errorf("entry %d: Seq of the appended entry = 0, want the store to set it", i)
-		}
 		if d := DiffEntry(got[i], want[i]); d != "" {
-			t.Errorf("AuditEntries(%s, %d)[%d]: %s", tenantID, after, i, d)
+			t.Errorf("AuditEntries(%s)[%d]: %s", tenantID, i, d)
 		}
 	}
 }
 
-func seqs(es []*vault.AuditEntry) []int64 {
-	s := make([]int64, len(es))
+// pendingAll returns every pending entry of s.
+func pendingAll(t testing.TB, s vault.Store) []audit.Pending {
+	t.Helper()
+	ps, err := s.PendingAudit(context.Background(), 1<<20)
+	if err != nil {
+		t.Fatalf("PendingAudit = %v, want nil", err)
+	}
+	return ps
+}
+
+// checkPending reports an error unless the pending entries of s are
+// exactly want, in the order written (by increasing id), unsequenced.
+func checkPending(t testing.TB, s vault.Store, want ...*vault.AuditEntry) {
+	t.Helper()
+	got := pendingAll(t, s)
+	if len(got) != len(want) {
+		var actions []string
+		for _, p := range got {
+			actions = append(actions, p.Entry.Action)
+		}
+		t.Errorf("PendingAudit = %d entries %v, want %d", len(got), actions, len(want))
+		return
+	}
+	for i, p := range got {
+		if i > 0 && p.ID <= got[i-1].ID {
+			t.Errorf("PendingAudit[%d].ID = %d after %d, want increasing ids", i, p.ID, got[i-1].ID)
+		}
+		if p.Entry.Seq != 0 {
+			t.Errorf("PendingAudit[%d].Entry.Seq = %d, want 0", i, p.Entry.Seq)
+		}
+		if d := DiffEntry(VaultEntry(p.Entry), WithSeq(want[i], 0)); d != "" {
+			t.Errorf("PendingAudit[%d]: %s", i, d)
+		}
+	}
+}
+
+// settle sequences every pending entry, so that checkPending then sees
+// only what follows.
+func settle(t testing.TB, s vault.Store) {
+	t.Helper()
+	SequenceAll(t, s)
+}
+
+// checkUnsequenced reports an error if a write set the Seq of its entry.
+func checkUnsequenced(t testing.TB, call string, e *vault.AuditEntry) {
+	t.Helper()
+	if e.Seq != 0 {
+		t.Errorf("%s: e.Seq = %d, want 0 (a write leaves its entry unsequenced)", call, e.Seq)
+	}
+}
+
+func seqs(es []*vault.AuditEntry) []uint64 {
+	s := make([]uint64, len(es))
 	for i, e := range es {
 		s[i] = e.Seq
 	}

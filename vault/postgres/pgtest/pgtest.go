@@ -8,6 +8,10 @@
 //
 // Schemas left behind by an interrupted run are dropped by a later run
 // once they are a day old.
+//
+// Tamper edits a store's audit log behind its back, as a superuser
+// disabling the append-only triggers would, for the tests that show such
+// edits are detected.
 package pgtest
 
 import (
@@ -143,6 +147,51 @@ func Conn(tb testing.TB, u string) *pgx.Conn {
 	}
 	tb.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
+}
+
+// AuditTables are the append-only tables of the audit log, whose triggers
+// Tamper disables.
+var AuditTables = []string{"audit_entries", "audit_nodes", "audit_checkpoints"}
+
+// Tamper runs sql, one or more statements without parameters, on the
+// database at u (such as the URL MustOpen returns) the way an attacker
+// with superuser rights would edit the audit log: in one transaction, with
+// the triggers that keep AuditTables append-only disabled (ALTER TABLE …
+// DISABLE TRIGGER ALL) and enabled again before it commits, so that no
+// other session ever sees them off. The role of u must own the tables or
+// be a superuser, as the role of TEST_DATABASE_URL is. Tamper fails tb if
+// any statement fails.
+func Tamper(tb testing.TB, u, sql string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := connect(ctx, u)
+	if err != nil {
+		tb.Fatalf("pgtest.Tamper: connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		tb.Fatalf("pgtest.Tamper: %v", err)
+	}
+	defer tx.Rollback(ctx)
+	triggers := func(op string) {
+		for _, table := range AuditTables {
+			if _, err := tx.Exec(ctx, "ALTER TABLE "+pgx.Identifier{table}.Sanitize()+" "+op+" TRIGGER ALL"); err != nil {
+				tb.Fatalf("pgtest.Tamper: %s triggers on %s: %v", strings.ToLower(op), table, err)
+			}
+		}
+	}
+	triggers("DISABLE")
+	// Without arguments Exec uses the simple protocol, which runs several
+	// statements.
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		tb.Fatalf("pgtest.Tamper: %v", err)
+	}
+	triggers("ENABLE")
+	if err := tx.Commit(ctx); err != nil {
+		tb.Fatalf("pgtest.Tamper: commit: %v", err)
+	}
 }
 
 // connect opens a connection to u, which may hold pool parameters.
