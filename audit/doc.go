@@ -5,9 +5,11 @@
 // nothing but an export and the log's public key.
 //
 // The package holds no SQL and imports nothing of Coffre. It declares the
-// storage it reads, HashReader; the stores implement it, and they assign
-// sequence numbers, keep entries, leaf hashes, node hashes and checkpoints,
-// and enforce append-only in the database.
+// storage it consumes, Store (with HashReader); the stores implement it:
+// they keep entries, leaf hashes, node hashes and checkpoints, and enforce
+// append-only in the database. Log is the one sequencer that numbers the
+// entries the stores committed, cuts signed checkpoints, serves proofs and
+// writes exports.
 //
 // # One log per instance
 //
