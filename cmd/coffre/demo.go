@@ -62,6 +62,7 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
+	defer svc.Close()
 	stopWake := context.AfterFunc(ctx, th.wake)
 	defer stopWake()
 
@@ -81,8 +82,8 @@ func (m *Main) runDemo(ctx context.Context, args []string) error {
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
-	p := &progress{w: m.Stderr, total: *n, now: m.Now, tty: isTerminal(m.Stderr)}
-	p.begin = p.now()
+	p := m.newProgress("demo", "contacts")
+	p.total = *n
 	gen := func(i int) *vault.ContactInput {
 		if !th.admit(ctx, i) {
 			return abandoned
@@ -188,19 +189,38 @@ func (s *throttledStore) LoadContacts(ctx context.Context, rs []*vault.Record, e
 	return err
 }
 
-// progress reports a bulk load's progress on a writer at most once a
-// second, with the rate and the estimated time left.
+// progress reports the progress of a long command on a writer at most
+// once a second, with the rate and the estimated time left: on one line
+// rewritten in place on a terminal, one line per report otherwise.
 type progress struct {
-	w     io.Writer
-	total int
-	now   func() time.Time
-	tty   bool
-	begin time.Time
-	last  time.Time
-	shown bool
+	w           io.Writer
+	label, unit string
+	total       int
+	now         func() time.Time
+	tty         bool
+	begin       time.Time
+	last        time.Time
+	shown       bool
+	// n is the last count reported.
+	n int
+}
+
+// newProgress returns a progress on m's Stderr that starts now; label
+// names the command ("demo") and unit what it counts ("contacts").
+func (m *Main) newProgress(label, unit string) *progress {
+	p := &progress{w: m.Stderr, label: label, unit: unit, now: m.Now, tty: isTerminal(m.Stderr)}
+	p.begin = p.now()
+	return p
+}
+
+// report is update for callbacks that give the total with the count.
+func (p *progress) report(done, total uint64) {
+	p.total = int(total)
+	p.update(int(done))
 }
 
 func (p *progress) update(loaded int) {
+	p.n = loaded
 	now := p.now()
 	if now.Sub(p.last) < time.Second && loaded < p.total {
 		return
@@ -212,8 +232,12 @@ func (p *progress) update(loaded int) {
 	if r > 0 {
 		eta = (time.Duration(float64(p.total-loaded)/r) * time.Second).Round(time.Second).String()
 	}
-	line := fmt.Sprintf("demo: %d/%d contacts (%d%%), %s/s, elapsed %s, ETA %s",
-		loaded, p.total, loaded*100/p.total, commas(r), elapsed.Round(time.Second), eta)
+	pct := 100
+	if p.total > 0 {
+		pct = loaded * 100 / p.total
+	}
+	line := fmt.Sprintf("%s: %d/%d %s (%d%%), %s/s, elapsed %s, ETA %s",
+		p.label, loaded, p.total, p.unit, pct, commas(r), elapsed.Round(time.Second), eta)
 	if p.tty {
 		fmt.Fprintf(p.w, "\r%-78s", line)
 	} else {

@@ -1,9 +1,35 @@
 // Command coffre runs and operates a Coffre vault: coffre serve starts the
 // HTTP API, coffre init prepares a data folder, coffre token create issues
 // API tokens, coffre migrate applies database migrations, coffre demo fills
-// a tenant with synthetic residents and coffre bench drives a running
-// server with load. Run coffre help for the list and coffre CMD -h for the
-// flags of one command.
+// a tenant with synthetic residents, coffre bench drives a running server
+// with load, and coffre audit exports, checkpoints and verifies the audit
+// log. Run coffre help for the list and coffre CMD -h for the flags of one
+// command.
+//
+// # Audit log
+//
+// coffre init creates, besides the root key, the audit log's Ed25519
+// signing key in the data folder: audit.key (mode 0600, never
+// overwritten; back it up) and audit.pub, its public verifier key, named by
+// the log's origin (--origin, by default "coffre/" and eight random hex
+// digits). coffre serve runs the log: it sequences entries and signs
+// checkpoints while it serves, and sequences what is left when it stops. A
+// data folder made before the log had signed checkpoints gets a key pair
+// the first time coffre serve runs, with a notice; if the key is missing
+// but the store holds signed checkpoints, serve refuses to start, since a
+// new key would not verify the log's history: restore audit.key.
+//
+//	coffre audit public-key                 the verifier key, on stdout
+//	coffre audit checkpoint                 a fresh signed checkpoint, on stdout
+//	coffre audit export [--tenant T] [-o F] the full log, or one tenant's view
+//	coffre audit verify --log F --key K [--checkpoint OLD] [--previous OLD_EXPORT]
+//
+// coffre audit verify needs no data folder and no database: it recomputes
+// every leaf hash and the tree from the export, checks every checkpoint's
+// signature and, given a checkpoint or an export kept from before, that the
+// log extends it. It prints a summary and exits 0, or names the first entry
+// that does not match (its sequence number, or the range a checkpoint
+// covers) and exits 1.
 //
 // Results go to standard output (a token, a report), everything else to
 // standard error. A bad command line exits with status 2, any other failure
@@ -22,6 +48,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coffre/coffre/audit"
 	"github.com/coffre/coffre/vault"
 	vhttp "github.com/coffre/coffre/vault/http"
 )
@@ -59,6 +86,8 @@ type Main struct {
 	Now func() time.Time
 
 	store  vault.Store
+	svc    *vault.Service
+	audit  *audit.Log
 	server *vhttp.Server
 }
 
@@ -87,6 +116,7 @@ var commands = []struct {
 	{"migrate", "apply database migrations", (*Main).runMigrate},
 	{"demo", "fill a tenant with synthetic residents", (*Main).runDemo},
 	{"bench", "drive a running server on this machine with HTTP load", (*Main).runBench},
+	{"audit", "the audit log: verify, export, checkpoint, public-key", (*Main).runAudit},
 	{"version", "print the version", (*Main).runVersion},
 }
 
@@ -138,7 +168,9 @@ func (m *Main) URL() string {
 }
 
 // Close stops the server gracefully (requests in flight get up to 10
-// seconds) and closes the store. It is safe to call more than once.
+// seconds), then the service's audit writer, then the audit log (which
+// sequences what is left), and closes the store. It is safe to call more
+// than once.
 func (m *Main) Close() error {
 	var errs []error
 	if m.server != nil {
@@ -146,6 +178,16 @@ func (m *Main) Close() error {
 		errs = append(errs, m.server.Close(ctx))
 		cancel()
 		m.server = nil
+	}
+	if m.svc != nil {
+		errs = append(errs, m.svc.Close())
+		m.svc = nil
+	}
+	if m.audit != nil {
+		if err := m.audit.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("audit log: %w", err))
+		}
+		m.audit = nil
 	}
 	if m.store != nil {
 		errs = append(errs, m.store.Close())

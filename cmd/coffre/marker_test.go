@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/coffre/coffre/audit"
 	main "github.com/coffre/coffre/cmd/coffre"
 	"github.com/coffre/coffre/vault/synth"
 )
@@ -63,7 +65,8 @@ func (ms markerSet) find(b []byte) []string {
 // that no marker appears anywhere at rest: every table of the PostgreSQL
 // schema (text form and raw bytea), every file of the data folder (SQLite
 // database, -wal and -shm, while running and after the checkpoint at
-// close), and the server's whole output.
+// close), the server's whole output, and the whole audit log as exported
+// (through the API and coffre audit export) and listed.
 func TestNoPlaintextAtRest(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		s := serve(t, b.env)
@@ -163,6 +166,35 @@ func TestNoPlaintextAtRest(t *testing.T) {
 			if found := ms.find(b); len(found) > 0 {
 				t.Errorf("%s holds %d planted markers in plaintext (first %s)", where, len(found), found[0])
 			}
+		}
+
+		// The whole audit log, as a DPO gets it through the API (the
+		// tenant's view), as the operator exports it (every entry in full),
+		// and as the entries listing shows it.
+		out, _ := mustRun(t, b.env, "token", "create", "--tenant", "default", "--role", "dpo")
+		dpo := strings.TrimSpace(out)
+		code, apiExport := get(t, s.url+"/v1/audit/export", dpo)
+		if code != http.StatusOK {
+			t.Fatalf("GET /v1/audit/export = %d", code)
+		}
+		fullExport, _ := mustRun(t, b.env, "audit", "export")
+		code, listing := get(t, s.url+"/v1/audit/entries?limit=1000", dpo)
+		if code != http.StatusOK {
+			t.Fatalf("GET /v1/audit/entries = %d", code)
+		}
+		for what, data := range map[string][]byte{"audit export (API)": apiExport, "audit export (coffre audit export)": []byte(fullExport), "audit entries listing": listing} {
+			// Positive control: the log holds every operation above.
+			if n := bytes.Count(data, []byte(`"action":"contact.create"`)); n < contacts {
+				t.Errorf("%s records %d creations, want at least %d", what, n, contacts)
+			}
+			assertNone(what, data)
+		}
+		if n := bytes.Count([]byte(fullExport), []byte("\n")); n < contacts+50 {
+			t.Errorf("the exported log has %d lines, want the whole history", n)
+		}
+		vkey, _ := mustRun(t, map[string]string{main.EnvDataDir: b.env[main.EnvDataDir]}, "audit", "public-key")
+		if _, err := audit.Verify(context.Background(), strings.NewReader(fullExport), vkey, audit.VerifyOptions{}); err != nil {
+			t.Errorf("the exported log does not verify: %v", err)
 		}
 		// scanDir checks every file of the data folder and returns how many
 		// bytes it read and whether the audit action names (plaintext by

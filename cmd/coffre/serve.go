@@ -14,12 +14,13 @@ import (
 // runServe implements coffre serve. It returns once the server listens;
 // the server runs until Close.
 func (m *Main) runServe(ctx context.Context, args []string) error {
-	fl := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data-dir DIR] [--database-url URL] [--schema FILE]")
+	fl := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data-dir DIR] [--database-url URL] [--schema FILE] [--origin NAME]")
 	addr := fl.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free port)")
 	c := storeFlags(fl, true)
 	tenant := fl.String("tenant", defaultTenant, "tenant of the first admin token, when serve initialises a new data folder")
 	level := fl.String("log-level", "info", "log level: debug, info, warn or error")
 	maxBody := fl.Int64("max-body-bytes", 0, "largest request body accepted, in bytes (0: the server's default)")
+	origin := fl.String("origin", "", "name of the audit log, when serve initialises a new data folder (default coffre/ and 8 random hex digits)")
 	if err := fl.parse(args); err != nil {
 		return err
 	}
@@ -39,6 +40,12 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if !vault.ValidTenantID(*tenant) {
 		return usagef("serve: invalid --tenant: use 1 to 63 lower-case letters, digits, - or _")
 	}
+	originGiven := *origin != ""
+	if !originGiven {
+		*origin = defaultOrigin()
+	} else if err := checkOrigin("serve", *origin); err != nil {
+		return err
+	}
 
 	var store vault.Store
 	var svc *vault.Service
@@ -46,17 +53,32 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if m.needsInit(c) {
 		fmt.Fprintf(m.Stderr, "coffre: data folder %s does not exist: initialising a new vault first.\n", c.dataDir)
 		var token string
-		if store, svc, token, err = m.initialise(ctx, c, *tenant); err != nil {
+		if store, svc, token, err = m.initialise(ctx, c, *tenant, *origin); err != nil {
 			return err
 		}
 		fmt.Fprintln(m.Stdout, token)
-		m.initNotice(c, *tenant)
+		m.initNotice(c, *tenant, *origin)
 	} else if store, svc, err = m.openVault(ctx, c, nil); err != nil {
 		return err
 	}
-	m.store = store
-
+	m.store, m.svc = store, svc
 	logger := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: lvl}))
+
+	// Entries are sequenced and checkpoints signed by the log while the
+	// server runs; a vault made before the log was signed gets its key now.
+	l, err := m.newAuditLog(ctx, c, store, *origin, logger)
+	if err != nil {
+		return err
+	}
+	if originGiven && l.Origin() != *origin {
+		return usagef("serve: --origin %q: the audit log of this vault is %q, named when its key was made; the name cannot change", *origin, l.Origin())
+	}
+	if err := l.Open(ctx); err != nil {
+		return fmt.Errorf("serve: cannot open the audit log: %w", err)
+	}
+	m.audit = l
+	svc.SetAuditLog(l)
+
 	srv := vhttp.NewServer(svc, vhttp.Options{Logger: logger, MaxBodyBytes: *maxBody})
 	if err := srv.Open(*addr); err != nil {
 		return fmt.Errorf("serve: cannot listen on %s: %w", *addr, err)
@@ -65,7 +87,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if !loopbackHost(hostOf(srv.Addr())) {
 		logger.Warn("listening on a non-loopback address without TLS: put a TLS-terminating proxy in front", "addr", srv.Addr().String())
 	}
-	logger.Info("coffre serving", "url", srv.URL(), "store", c.storeKind(), "version", version())
+	logger.Info("coffre serving", "url", srv.URL(), "store", c.storeKind(), "audit_log", l.Origin(), "version", version())
 	return nil
 }
 

@@ -57,6 +57,7 @@ func (m *Main) runToken(ctx context.Context, args []string) error {
 		return err
 	}
 	defer store.Close()
+	defer svc.Close()
 	token, t, err := svc.IssueToken(ctx, spec)
 	if vault.ErrorCode(err) == vault.EINVALID {
 		return usagef("token create: %s", vault.ErrorMessage(err))

@@ -188,7 +188,7 @@ func TestContact(t *testing.T) {
 	t.Run("ErrConflict", func(t *testing.T) {
 		e := newEnv(t)
 		e.create(map[string]any{"email": "dup@example.org"})
-		before := e.auditCount("t1")
+		before := e.auditWrites("t1")
 		rec := e.do(request{method: "POST", path: "/v1/contacts", token: "t1/agent",
 			body: map[string]any{"fields": map[string]any{"email": "DUP@example.org", "given_name": "Zoé-secret"}}})
 		checkProblem(t, rec, http.StatusConflict, vault.ECONFLICT)
@@ -200,8 +200,8 @@ func TestContact(t *testing.T) {
 		rec = e.do(request{method: "PATCH", path: "/v1/contacts/" + other.ID, token: "t1/agent",
 			body: map[string]any{"fields": map[string]any{"email": "dup@example.org"}}})
 		checkProblem(t, rec, http.StatusConflict, vault.ECONFLICT)
-		if n := e.auditCount("t1"); n != before {
-			t.Errorf("audit entries after conflicts = %d, want %d", n, before)
+		if n := e.auditWrites("t1"); n != before {
+			t.Errorf("writes on record after conflicts = %d, want %d", n, before)
 		}
 		var got contact
 		e.mustDo(request{method: "GET", path: "/v1/contacts/" + other.ID, token: "t1/agent"}, http.StatusOK, &got)
@@ -248,7 +248,7 @@ func TestContact(t *testing.T) {
 	t.Run("OtherTenant", func(t *testing.T) {
 		e := newEnv(t)
 		c := e.create(camille)
-		before := e.auditCount("t1")
+		before := e.auditWrites("t1")
 		for _, r := range []request{
 			{method: "GET", path: "/v1/contacts/" + c.ID, token: "t2/admin"},
 			{method: "PATCH", path: "/v1/contacts/" + c.ID, token: "t2/agent", body: map[string]any{"fields": map[string]any{"notes": "x"}}},
@@ -269,8 +269,8 @@ func TestContact(t *testing.T) {
 		var got contact
 		e.mustDo(request{method: "GET", path: "/v1/contacts/" + c.ID, token: "t1/agent"}, http.StatusOK, &got)
 		checkFields(t, "t1's contact", got.Fields, camilleStored)
-		if n := e.auditCount("t1"); n != before {
-			t.Errorf("t1 audit entries = %d, want %d", n, before)
+		if n := e.auditWrites("t1"); n != before {
+			t.Errorf("writes on record in t1 = %d, want %d", n, before)
 		}
 	})
 
@@ -308,7 +308,7 @@ func TestContact(t *testing.T) {
 		}
 		checkFields(t, "volunteer search", list.Contacts[0].Fields, want)
 
-		before := e.auditCount("t1")
+		before := e.auditWrites("t1")
 		for _, r := range []request{
 			{method: "POST", path: "/v1/contacts", token: "t1/volunteer", body: map[string]any{"fields": map[string]any{"given_name": "Zed"}}},
 			{method: "PATCH", path: "/v1/contacts/" + c.ID, token: "t1/volunteer", body: map[string]any{"fields": map[string]any{"notes": "volunteer-was-here"}}},
@@ -319,8 +319,15 @@ func TestContact(t *testing.T) {
 				checkProblem(t, e.do(r), http.StatusForbidden, vault.EFORBIDDEN)
 			})
 		}
-		if n := e.auditCount("t1"); n != before {
-			t.Errorf("audit entries after refused writes = %d, want %d", n, before)
+		if n := e.auditWrites("t1"); n != before {
+			t.Errorf("writes on record after refused writes = %d, want %d", n, before)
+		}
+		// The refused contact writes are on record, as denied attempts.
+		es := e.auditEntries("t1")
+		for _, en := range es[len(es)-3:] {
+			if en.Outcome != vault.OutcomeDenied || en.ActorRole != vault.RoleVolunteer {
+				t.Errorf("entry of a refused write = %+v, want a denied attempt by the volunteer", en)
+			}
 		}
 		got = contact{}
 		e.mustDo(request{method: "GET", path: "/v1/contacts/" + c.ID, token: "t1/agent"}, http.StatusOK, &got)

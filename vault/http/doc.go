@@ -8,6 +8,11 @@
 //	DELETE /v1/contacts/{id}     erase a contact (crypto-shredding, 204)
 //	POST   /v1/contacts/search   blind-index lookup by {"email"} or {"phone"}
 //	POST   /v1/tokens            create an API token, shown once (201)
+//	GET    /v1/audit/entries     audit entries of the tenant, filtered, paginated
+//	GET    /v1/audit/checkpoint  a fresh signed checkpoint (C2SP signed note, text/plain)
+//	GET    /v1/audit/proof/inclusion    ?index=&size=: RFC 6962 inclusion proof
+//	GET    /v1/audit/proof/consistency  ?from=&to=: RFC 6962 consistency proof
+//	GET    /v1/audit/export      the tenant's view of the log (JSON Lines, streamed)
 //	GET    /healthz              liveness, no authentication
 //	GET    /readyz               readiness: the store answers (503 when not)
 //	GET    /openapi.json         the API description, no authentication
@@ -17,6 +22,16 @@
 // the schema's purposes. Personal data only ever travels in request and
 // response bodies, never in a URL, so proxies and access logs do not keep
 // it.
+//
+// The audit routes are for the dpo role; an admin reads metadata only
+// (entries without subject, fields or purpose; checkpoints and proofs, not
+// the export). Their query parameters are checked strictly: an unknown or
+// repeated parameter, or a bad value, is a 400 naming the parameter, never
+// the value. The subject filter is a contact id, the pseudonym the log
+// keeps, never a name or an address. An export is streamed as the log is
+// read: an error before its first byte is a problem document, an error
+// after it aborts the connection, so a client never takes a cut export for
+// a whole one (and coffre audit verify would name what is missing anyway).
 //
 // Errors are RFC 9457 problem documents (application/problem+json):
 //

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/audit"
 	"github.com/coffre/coffre/vault"
 	vhttp "github.com/coffre/coffre/vault/http"
 	"github.com/coffre/coffre/vault/keyring"
@@ -21,12 +22,35 @@ import (
 )
 
 // openStore returns the store the tests run on. The HTTP behaviour under
-// test does not depend on it.
+// test does not depend on it; the audit log over it is the real one.
 func openStore(tb testing.TB) vault.Store {
 	tb.Helper()
 	s := mock.NewStore()
 	tb.Cleanup(func() { s.Close() })
 	return s
+}
+
+// testOrigin is the origin of the test audit logs.
+const testOrigin = "coffre.test/audit"
+
+// newAuditLog returns an audit log over store with a fresh key named
+// testOrigin, and that key's verifier key. The log is not opened: tests
+// sequence with Sync, and the service's audit calls sequence as they need.
+func newAuditLog(tb testing.TB, store vault.Store) (*audit.Log, string) {
+	tb.Helper()
+	skey, vkey, err := audit.GenerateKey(testOrigin)
+	if err != nil {
+		tb.Fatalf("GenerateKey() = %v", err)
+	}
+	signer, err := audit.NewSigner(skey)
+	if err != nil {
+		tb.Fatalf("NewSigner() = %v", err)
+	}
+	l, err := audit.NewLog(store, audit.LogOptions{Signer: signer})
+	if err != nil {
+		tb.Fatalf("NewLog() = %v", err)
+	}
+	return l, vkey
 }
 
 // newKeyRing returns a key ring under a fresh random root key.
@@ -45,11 +69,33 @@ func newKeyRing(tb testing.TB) vault.KeyRing {
 }
 
 // hookStore wraps a store so that a test can make some calls fail, block
-// or panic.
+// or panic. The hooks are set before the calls they affect.
 type hookStore struct {
 	vault.Store
 	ping    func(ctx context.Context) error
 	contact func(ctx context.Context, tenantID, id string) (*vault.Record, error)
+	// sequenced and checkpoints, if set, run before the store's own
+	// SequencedEntries and LatestCheckpoint and may fail them.
+	sequenced   func(start, end uint64) error
+	checkpoints func() error
+}
+
+func (s *hookStore) SequencedEntries(ctx context.Context, start, end uint64) ([]*audit.Entry, [][]byte, error) {
+	if s.sequenced != nil {
+		if err := s.sequenced(start, end); err != nil {
+			return nil, nil, err
+		}
+	}
+	return s.Store.SequencedEntries(ctx, start, end)
+}
+
+func (s *hookStore) LatestCheckpoint(ctx context.Context) (*audit.StoredCheckpoint, error) {
+	if s.checkpoints != nil {
+		if err := s.checkpoints(); err != nil {
+			return nil, err
+		}
+	}
+	return s.Store.LatestCheckpoint(ctx)
 }
 
 func (s *hookStore) Ping(ctx context.Context) error {
@@ -103,11 +149,13 @@ func (b *logBuffer) String() string {
 }
 
 // env is a Server over a service with tokens for every test role in
-// tenants t1 and t2.
+// tenants t1 and t2, and an audit log.
 type env struct {
 	tb     testing.TB
 	store  *hookStore
 	svc    *vault.Service
+	audit  *audit.Log
+	vkey   string // the audit log's verifier key
 	clock  *clock
 	srv    *vhttp.Server
 	h      http.Handler
@@ -123,8 +171,11 @@ func newEnv(tb testing.TB) *env {
 	schema := vault.DefaultSchema()
 	e.svc = vault.NewService(e.store, newKeyRing(tb), &vault.RoleAuthorizer{Schema: schema}, schema)
 	e.svc.Now = e.clock.Now
+	e.audit, e.vkey = newAuditLog(tb, e.store)
+	e.svc.SetAuditLog(e.audit)
+	tb.Cleanup(func() { e.svc.Close() })
 	for _, tenant := range []string{"t1", "t2"} {
-		for _, role := range []string{vault.RoleAdmin, vault.RoleAgent, vault.RoleVolunteer} {
+		for _, role := range []string{vault.RoleAdmin, vault.RoleAgent, vault.RoleVolunteer, vault.RoleDPO} {
 			tok, _, err := e.svc.IssueToken(context.Background(), vault.TokenSpec{TenantID: tenant, Role: role})
 			if err != nil {
 				tb.Fatalf("IssueToken(%s, %s) = %v", tenant, role, err)
@@ -219,14 +270,50 @@ func (e *env) create(fields map[string]any) *contact {
 	return &c
 }
 
+// auditEntries sequences what is pending and returns every audit entry
+// of tenant, as the store holds them.
+func (e *env) auditEntries(tenant string) []*vault.AuditEntry {
+	e.tb.Helper()
+	ctx := context.Background()
+	if _, err := e.audit.Sync(ctx); err != nil {
+		e.tb.Fatalf("Sync() = %v", err)
+	}
+	var all []*vault.AuditEntry
+	for from := uint64(0); ; {
+		es, err := e.store.AuditEntries(ctx, vault.AuditFilter{TenantID: tenant, From: from, Limit: 1000})
+		if err != nil {
+			e.tb.Fatalf("AuditEntries(%s) = %v", tenant, err)
+		}
+		all = append(all, es...)
+		if len(es) < 1000 {
+			return all
+		}
+		from = es[len(es)-1].Seq + 1
+	}
+}
+
 // auditCount returns how many audit entries tenant has.
 func (e *env) auditCount(tenant string) int {
 	e.tb.Helper()
-	es, err := e.store.AuditEntries(context.Background(), tenant, 0, 1<<20)
-	if err != nil {
-		e.tb.Fatalf("AuditEntries(%s) = %v", tenant, err)
+	return len(e.auditEntries(tenant))
+}
+
+// auditWrites returns how many successful writes (creations, changes,
+// erasures, tokens) tenant's audit log records: what a refused request
+// must leave unchanged. Refused and failed attempts are on record too,
+// with their outcome, and reads are, so the total is no measure of that.
+func (e *env) auditWrites(tenant string) int {
+	e.tb.Helper()
+	n := 0
+	for _, en := range e.auditEntries(tenant) {
+		switch en.Action {
+		case vault.ActionContactCreate, vault.ActionContactUpdate, vault.ActionContactErase, vault.ActionTokenCreate:
+			if en.Outcome == vault.OutcomeOK {
+				n++
+			}
+		}
 	}
-	return len(es)
+	return n
 }
 
 // problem is a decoded problem document.

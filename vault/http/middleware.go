@@ -95,7 +95,25 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rw := &responseWriter{ResponseWriter: w}
+		aborted := true
+		defer func() {
+			if !aborted {
+				return
+			}
+			// A handler aborted the answer it had begun (recoverPanic lets
+			// only http.ErrAbortHandler through): log it, then let
+			// net/http close the connection.
+			v := recover()
+			if v == nil {
+				return
+			}
+			s.log.LogAttrs(r.Context(), slog.LevelError, "request aborted",
+				slog.String("route", routePattern(r)), slog.Int("status", rw.statusCode()), slog.Int64("bytes", rw.bytes),
+				slog.Duration("duration", time.Since(start)), slog.String("request_id", vault.RequestID(r.Context())))
+			panic(v)
+		}()
 		next.ServeHTTP(rw, r)
+		aborted = false
 		method := r.Method
 		if !slices.Contains(loggedMethods, method) {
 			method = "OTHER"

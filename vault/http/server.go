@@ -88,6 +88,11 @@ func (s *Server) routes() *chi.Mux {
 		r.Patch("/v1/contacts/{id}", s.updateContact)
 		r.Delete("/v1/contacts/{id}", s.eraseContact)
 		r.Post("/v1/tokens", s.createToken)
+		r.Get("/v1/audit/entries", s.listAudit)
+		r.Get("/v1/audit/checkpoint", s.auditCheckpoint)
+		r.Get("/v1/audit/proof/inclusion", s.auditInclusion)
+		r.Get("/v1/audit/proof/consistency", s.auditConsistency)
+		r.Get("/v1/audit/export", s.auditExport)
 	})
 	return r
 }

@@ -108,7 +108,7 @@ func TestRequestID(t *testing.T) {
 		if got := rec.Header().Get("X-Request-Id"); got != id {
 			t.Errorf("X-Request-Id = %q, want %q", got, id)
 		}
-		es, _ := e.store.AuditEntries(context.Background(), "t1", 0, 1000)
+		es := e.auditEntries("t1")
 		if last := es[len(es)-1]; last.RequestID != id || last.Purpose != "events" {
 			t.Errorf("audit entry request id, purpose = %q, %q; want %q, events", last.RequestID, last.Purpose, id)
 		}
