@@ -40,20 +40,21 @@ const (
 		WHERE tenant_id = ? AND contact_id IN (SELECT value FROM json_each(?))`
 )
 
-// CreateContact stores r and appends e in one transaction. A zero
-// CreatedAt or UpdatedAt is set to the store's clock, in r too; on success
-// e.Seq is set. It returns EINVALID for a malformed record or entry,
-// ENOTFOUND if the tenant does not exist, and ECONFLICT if the id exists or
-// a unique lookup token is taken in the tenant.
+// CreateContact stores r and appends e, unsequenced, in one transaction. A
+// zero CreatedAt or UpdatedAt is set to the store's clock, in r too, and a
+// zero e.Time too. It returns EINVALID for a malformed record or an entry
+// the audit log could not encode, ENOTFOUND if the tenant does not exist,
+// and ECONFLICT if the id exists or a unique lookup token is taken in the
+// tenant.
 func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.AuditEntry) error {
 	const op = "sqlite.CreateContact"
 	if err := validRecord(op, r); err != nil {
 		return err
 	}
-	if err := validEntry(op, e); err != nil {
+	now := db.now()
+	if err := checkEntry(op, e, now); err != nil {
 		return err
 	}
-	now := db.now()
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return fail(ctx, op, err)
@@ -63,15 +64,13 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 	if err := w.create(ctx, r, now); err != nil {
 		return fail(ctx, op, err)
 	}
-	seq, err := db.appendEntry(ctx, tx, e, now)
-	if err != nil {
+	if err := db.appendEntry(ctx, tx, e); err != nil {
 		return fail(ctx, op, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fail(ctx, op, err)
 	}
 	r.CreatedAt, r.UpdatedAt = orNow(r.CreatedAt, now), orNow(r.UpdatedAt, now)
-	appended(e, seq, now)
 	return nil
 }
 
@@ -100,20 +99,21 @@ func (db *DB) Contact(ctx context.Context, tenantID, id string) (*vault.Record, 
 }
 
 // UpdateContact replaces everything in the stored record but its id,
-// tenant and CreatedAt with r, and appends e, in one transaction. A zero
-// UpdatedAt is set to the store's clock, in r too; on success e.Seq is
-// set. It returns EINVALID for a malformed record or entry, ENOTFOUND if
-// the record is absent, and ECONFLICT if the stored version is not
-// r.Version-1 or a unique lookup token is taken by another record.
+// tenant and CreatedAt with r, and appends e, unsequenced, in one
+// transaction. A zero UpdatedAt is set to the store's clock, in r too, and
+// a zero e.Time too. It returns EINVALID for a malformed record or entry
+// (see CreateContact), ENOTFOUND if the record is absent, and ECONFLICT if
+// the stored version is not r.Version-1 or a unique lookup token is taken
+// by another record.
 func (db *DB) UpdateContact(ctx context.Context, r *vault.Record, e *vault.AuditEntry) error {
 	const op = "sqlite.UpdateContact"
 	if err := validRecord(op, r); err != nil {
 		return err
 	}
-	if err := validEntry(op, e); err != nil {
+	now := db.now()
+	if err := checkEntry(op, e, now); err != nil {
 		return err
 	}
-	now := db.now()
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return fail(ctx, op, err)
@@ -123,31 +123,30 @@ func (db *DB) UpdateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 	if err := w.update(ctx, r, now); err != nil {
 		return fail(ctx, op, err)
 	}
-	seq, err := db.appendEntry(ctx, tx, e, now)
-	if err != nil {
+	if err := db.appendEntry(ctx, tx, e); err != nil {
 		return fail(ctx, op, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fail(ctx, op, err)
 	}
 	r.UpdatedAt = orNow(r.UpdatedAt, now)
-	appended(e, seq, now)
 	return nil
 }
 
 // EraseContact deletes the record, its wrapped key, lookups and tokens,
-// and appends e, in one transaction; on success e.Seq is set. It returns
-// EINVALID for an empty tenant or id or a malformed entry and ENOTFOUND if
-// the record is absent.
+// and appends e, unsequenced, in one transaction. A zero e.Time is set to
+// the store's clock. It returns EINVALID for an empty tenant or id or a
+// malformed entry (see CreateContact) and ENOTFOUND if the record is
+// absent.
 func (db *DB) EraseContact(ctx context.Context, tenantID, id string, e *vault.AuditEntry) error {
 	const op = "sqlite.EraseContact"
 	if tenantID == "" || id == "" {
 		return invalid(op, "Tenant id and contact id are required.")
 	}
-	if err := validEntry(op, e); err != nil {
+	now := db.now()
+	if err := checkEntry(op, e, now); err != nil {
 		return err
 	}
-	now := db.now()
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return fail(ctx, op, err)
@@ -156,14 +155,12 @@ func (db *DB) EraseContact(ctx context.Context, tenantID, id string, e *vault.Au
 	if err := eraseContact(ctx, tx, tenantID, id); err != nil {
 		return fail(ctx, op, err)
 	}
-	seq, err := db.appendEntry(ctx, tx, e, now)
-	if err != nil {
+	if err := db.appendEntry(ctx, tx, e); err != nil {
 		return fail(ctx, op, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fail(ctx, op, err)
 	}
-	appended(e, seq, now)
 	return nil
 }
 
@@ -194,12 +191,12 @@ func (db *DB) FindContacts(ctx context.Context, tenantID, field string, token []
 	return rs, nil
 }
 
-// LoadContacts stores every record of rs and appends e, in one
-// transaction: all or nothing. Zero times are set as by CreateContact; on
-// success e.Seq is set. It returns EINVALID for an empty batch, a nil or
-// malformed record or a malformed entry, ENOTFOUND if a tenant does not
-// exist, and ECONFLICT if an id exists or a unique lookup token is taken,
-// in the store or earlier in the batch.
+// LoadContacts stores every record of rs and appends e, unsequenced, in
+// one transaction: all or nothing. Zero times are set as by CreateContact.
+// It returns EINVALID for an empty batch, a nil or malformed record or a
+// malformed entry, ENOTFOUND if a tenant does not exist, and ECONFLICT if
+// an id exists or a unique lookup token is taken, in the store or earlier
+// in the batch.
 func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.AuditEntry) error {
 	const op = "sqlite.LoadContacts"
 	if len(rs) == 0 {
@@ -210,10 +207,10 @@ func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.Aud
 			return err
 		}
 	}
-	if err := validEntry(op, e); err != nil {
+	now := db.now()
+	if err := checkEntry(op, e, now); err != nil {
 		return err
 	}
-	now := db.now()
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return fail(ctx, op, err)
@@ -225,8 +222,7 @@ func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.Aud
 			return fail(ctx, fmt.Sprintf("%s: record %d", op, i), err)
 		}
 	}
-	seq, err := db.appendEntry(ctx, tx, e, now)
-	if err != nil {
+	if err := db.appendEntry(ctx, tx, e); err != nil {
 		return fail(ctx, op, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -235,7 +231,6 @@ func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.Aud
 	for _, r := range rs {
 		r.CreatedAt, r.UpdatedAt = orNow(r.CreatedAt, now), orNow(r.UpdatedAt, now)
 	}
-	appended(e, seq, now)
 	return nil
 }
 

@@ -12,9 +12,22 @@
 // the other's writes.
 //
 // Every write commits its data change and the audit entry that records it
-// in one transaction. Audit entries are numbered by their rowid: with one
-// writer and triggers refusing UPDATE and DELETE on the log, the sequence
-// is dense (1, 2, 3, …).
+// in one transaction, the entry unsequenced: writers share no counter, and
+// an entry that the audit log could not encode fails the write with
+// EINVALID. DB implements audit.Store for the log's sequencer (audit.Log),
+// which numbers the committed entries densely, 0, 1, 2, …, in the order
+// they were committed: SequenceAudit checks the tree head and stores a
+// batch's numbers, leaf hashes, tree nodes and new head in one write
+// transaction, so sequencers in one process or several agree. AppendAudit
+// appends the entries of reads, searches and denials in one transaction.
+//
+// The log is append-only in the file itself: triggers refuse any DELETE on
+// audit_entries, audit_nodes and audit_checkpoints, any UPDATE of nodes
+// and checkpoints, any UPDATE of an entry but the sequencer's setting of
+// its number and leaf hash once, and any INSERT that would replace a row.
+// Whoever may rewrite the schema may drop them; the log's hashes and
+// signed checkpoints then show what was changed (see the migration
+// 002_audit_log and package audit).
 //
 // Commits are synchronous (synchronous=FULL): an acknowledged erasure
 // survives a power cut. secure_delete is on, so an erased record's wrapped

@@ -8,11 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/audit"
+	"github.com/coffre/coffre/audit/audittest"
 	"github.com/coffre/coffre/vault"
 	"github.com/coffre/coffre/vault/sqlite"
 	"github.com/coffre/coffre/vault/storetest"
@@ -63,6 +64,21 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) vault.Store { return MustOpen(t) })
 }
 
+// TestAuditStore runs the audit.Store conformance suite, committing
+// entries the way the vault's reads do, with AppendAudit.
+func TestAuditStore(t *testing.T) {
+	audittest.TestStore(t, func(t *testing.T) audittest.Harness {
+		db := MustOpen(t)
+		return audittest.Harness{Store: db, Add: func(ctx context.Context, entries ...*audit.Entry) error {
+			es := make([]*vault.AuditEntry, len(entries))
+			for i, e := range entries {
+				es[i] = vault.AuditEntryOf(e)
+			}
+			return db.AppendAudit(ctx, es)
+		}}
+	})
+}
+
 func TestOpen(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "coffre.db")
@@ -83,8 +99,10 @@ func TestOpen(t *testing.T) {
 		if n := count(t, raw, "SELECT count(*) FROM schema_migrations"); n < 1 {
 			t.Errorf("schema_migrations rows = %d, want at least 1", n)
 		}
-		if n := count(t, raw, "SELECT count(*) FROM schema_migrations WHERE name = '001_initial' AND version = 1"); n != 1 {
-			t.Errorf("schema_migrations rows for 001_initial = %d, want 1", n)
+		for i, name := range []string{"001_initial", "002_audit_log"} {
+			if n := count(t, raw, "SELECT count(*) FROM schema_migrations WHERE name = ? AND version = ?", name, i+1); n != 1 {
+				t.Errorf("schema_migrations rows for %s = %d, want 1", name, n)
+			}
 		}
 	})
 
@@ -116,10 +134,17 @@ func TestOpen(t *testing.T) {
 		if d := storetest.DiffRecord(got, r); d != "" {
 			t.Errorf("Contact after reopen: %s", d)
 		}
+		// The entry written before closing is still pending; the next one
+		// follows it.
 		e := storetest.MustCreateContact(t, db, storetest.NewRecord(tn.ID))
-		if e.Seq != 2 {
-			t.Errorf("CreateContact after reopen: e.Seq = %d, want 2", e.Seq)
+		if tree := storetest.SequenceAll(t, db); tree.Size() != 2 {
+			t.Errorf("tree size after reopening and sequencing = %d, want 2", tree.Size())
 		}
+		es, err := db.AuditEntries(t.Context(), vault.AuditFilter{TenantID: tn.ID, Limit: 10})
+		if err != nil || len(es) != 2 || es[1].Seq != 1 || es[1].RequestID != e.RequestID {
+			t.Errorf("AuditEntries after reopen = %d entries, %v; want the second write's entry at Seq 1", len(es), err)
+		}
+		storetest.CheckLog(t, db)
 		if n := count(t, rawOpen(t, path), "SELECT count(*) FROM schema_migrations WHERE version = 1"); n != 1 {
 			t.Errorf("schema_migrations rows for version 1 = %d, want 1", n)
 		}
@@ -192,9 +217,14 @@ func TestWithNow(t *testing.T) {
 	if d := storetest.DiffRecord(got, r); d != "" {
 		t.Errorf("Contact: %s", d)
 	}
-	es, err := db.AuditEntries(t.Context(), tn.ID, 0, 10)
+	storetest.SequenceAll(t, db)
+	es, err := db.AuditEntries(t.Context(), vault.AuditFilter{TenantID: tn.ID, Limit: 10})
 	if err != nil || len(es) != 1 || !es[0].Time.Equal(now) {
 		t.Errorf("AuditEntries = %v, %v, want one entry at %v", es, err, now)
+	}
+	c := &audit.StoredCheckpoint{Size: 1, Note: []byte("note")}
+	if err := db.AddCheckpoint(t.Context(), c); err != nil || !c.CreatedAt.Equal(now) {
+		t.Errorf("AddCheckpoint = %v, CreatedAt %v; want nil, %v", err, c.CreatedAt, now)
 	}
 }
 
@@ -283,31 +313,20 @@ func TestErase_Shredded(t *testing.T) {
 	}
 }
 
-func TestAudit_AppendOnly(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "coffre.db")
-	db := mustOpenPath(t, path)
-	tn := storetest.MustCreateTenant(t, db)
-	storetest.MustCreateContact(t, db, storetest.NewRecord(tn.ID))
-	raw := rawOpen(t, path)
-	for _, q := range []string{
-		"UPDATE audit_entries SET outcome = 'denied'",
-		"DELETE FROM audit_entries",
-	} {
-		if _, err := raw.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
-			t.Errorf("%s = %v, want the append-only error", q, err)
-		}
-	}
-	if n := count(t, raw, "SELECT count(*) FROM audit_entries WHERE outcome = 'ok'"); n != 1 {
-		t.Errorf("audit entries after refused changes = %d, want 1", n)
-	}
-}
-
 // TestConcurrency hammers one store with 16 goroutines of mixed reads and
-// writes: with a single writer and a read pool, no call may fail with
-// SQLITE_BUSY or any other error, and the audit log stays dense.
+// writes while a sequencer numbers the audit entries every millisecond:
+// with a single writer and a read pool, no call may fail with SQLITE_BUSY
+// or any other error, and the audit log is dense, one entry per write.
 func TestConcurrency(t *testing.T) {
 	db := MustOpen(t)
 	ctx := t.Context()
+	stop := storetest.StartSequencer(db, time.Millisecond)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
 	tn := storetest.MustCreateTenant(t, db)
 	phone := storetest.RandomBytes(32)
 	seed := make([]*vault.Record, 32)
@@ -410,9 +429,18 @@ func TestConcurrency(t *testing.T) {
 						report(w, fmt.Sprintf("FindContacts(shared phone) = %d records", len(rs)), err)
 					}
 				case op == 7:
-					if _, err := db.AuditEntries(ctx, tn.ID, int64(rng.IntN(100)), 50); err != nil {
+					f := vault.AuditFilter{TenantID: tn.ID, From: uint64(rng.IntN(100)), Limit: 50}
+					if rng.IntN(2) == 0 {
+						f.Action = vault.ActionContactCreate
+					}
+					if _, err := db.AuditEntries(ctx, f); err != nil {
 						report(w, "AuditEntries", err)
 					}
+					if err := db.AppendAudit(ctx, []*vault.AuditEntry{storetest.NewEntry(tn.ID, vault.ActionContactRead, "")}); err != nil {
+						report(w, "AppendAudit", err)
+						continue
+					}
+					wrote()
 				default:
 					r := seed[rng.IntN(len(seed))]
 					if _, err := db.Contact(ctx, tn.ID, r.ID); err != nil {
@@ -427,16 +455,25 @@ func TestConcurrency(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	tree, err := stop()
+	stopped = true
+	if err != nil {
+		t.Errorf("sequencer: %v", err)
+	}
 	for _, e := range errs {
 		t.Error(e)
 	}
-	if len(errs) > 0 {
+	if len(errs) > 0 || err != nil {
 		return
 	}
 
-	var seq int64
+	if tree.Size() != uint64(writes) {
+		t.Errorf("tree size = %d, want one entry per successful write, %d", tree.Size(), writes)
+	}
+	next := uint64(0)
+	f := vault.AuditFilter{TenantID: tn.ID, Limit: 1000}
 	for {
-		es, err := db.AuditEntries(ctx, tn.ID, seq, 500)
+		es, err := db.AuditEntries(ctx, f)
 		if err != nil {
 			t.Fatalf("AuditEntries = %v", err)
 		}
@@ -444,15 +481,17 @@ func TestConcurrency(t *testing.T) {
 			break
 		}
 		for _, e := range es {
-			if e.Seq != seq+1 {
-				t.Fatalf("audit Seq %d follows %d, want %d", e.Seq, seq, seq+1)
+			if e.Seq != next {
+				t.Fatalf("audit Seq %d, want %d", e.Seq, next)
 			}
-			seq = e.Seq
+			next++
 		}
+		f.From = next
 	}
-	if seq != int64(writes) {
-		t.Errorf("audit entries = %d, want one per successful write, %d", seq, writes)
+	if next != uint64(writes) {
+		t.Errorf("audit entries = %d, want one per successful write, %d", next, writes)
 	}
+	storetest.CheckLog(t, db)
 }
 
 func BenchmarkCreateContact(b *testing.B) {

@@ -11,10 +11,11 @@ import (
 	"github.com/coffre/coffre/vault"
 )
 
-// CreateToken stores t and appends e in one transaction. A zero CreatedAt
-// is set to the store's clock, in t too; on success e.Seq is set. It
-// returns EINVALID for a nil token or entry or an empty id or tenant,
-// ENOTFOUND if the tenant does not exist and ECONFLICT if the id exists.
+// CreateToken stores t and appends e, unsequenced, in one transaction. A
+// zero CreatedAt is set to the store's clock, in t too, and a zero e.Time
+// too. It returns EINVALID for a nil token, an empty id or tenant, or an
+// entry the audit log could not encode, ENOTFOUND if the tenant does not
+// exist and ECONFLICT if the id exists.
 func (db *DB) CreateToken(ctx context.Context, t *vault.APIToken, e *vault.AuditEntry) error {
 	const op = "sqlite.CreateToken"
 	if t == nil || t.ID == "" {
@@ -23,10 +24,10 @@ func (db *DB) CreateToken(ctx context.Context, t *vault.APIToken, e *vault.Audit
 	if t.TenantID == "" {
 		return invalid(op, "Tenant id is required.")
 	}
-	if err := validEntry(op, e); err != nil {
+	now := db.now()
+	if err := checkEntry(op, e, now); err != nil {
 		return err
 	}
-	now := db.now()
 	tx, err := db.beginWrite(ctx)
 	if err != nil {
 		return fail(ctx, op, err)
@@ -36,15 +37,13 @@ func (db *DB) CreateToken(ctx context.Context, t *vault.APIToken, e *vault.Audit
 	if err := createToken(ctx, tx, t, createdAt); err != nil {
 		return fail(ctx, op, err)
 	}
-	seq, err := db.appendEntry(ctx, tx, e, now)
-	if err != nil {
+	if err := db.appendEntry(ctx, tx, e); err != nil {
 		return fail(ctx, op, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fail(ctx, op, err)
 	}
 	t.CreatedAt = createdAt
-	appended(e, seq, now)
 	return nil
 }
 
