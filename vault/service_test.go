@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coffre/coffre/audit"
 	"github.com/coffre/coffre/vault"
 	"github.com/coffre/coffre/vault/keyring"
 	"github.com/coffre/coffre/vault/sqlite"
@@ -19,6 +20,7 @@ import (
 type testEnv struct {
 	svc   *vault.Service
 	store vault.Store
+	log   *audit.Log
 	now   time.Time
 }
 
@@ -42,7 +44,40 @@ func mustService(tb testing.TB) *testEnv {
 	env := &testEnv{store: db, now: testNow}
 	env.svc = vault.NewService(db, kr, &vault.RoleAuthorizer{Schema: schema}, schema)
 	env.svc.Now = func() time.Time { return env.now }
+	tb.Cleanup(func() { env.svc.Close() })
+	skey, _, err := audit.GenerateKey("coffre.test/audit")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	signer, err := audit.NewSigner(skey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// A long interval: the tests sequence explicitly with Sync.
+	env.log, err = audit.NewLog(db, audit.LogOptions{Signer: signer, SequenceInterval: time.Hour, CheckpointInterval: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := env.log.Open(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { env.log.Close() })
+	env.svc.SetAuditLog(env.log)
 	return env
+}
+
+// auditEntries sequences what is pending and returns a tenant's entries.
+func (e *testEnv) auditEntries(tb testing.TB, tenant string) []*vault.AuditEntry {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := e.log.Sync(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	entries, err := e.store.AuditEntries(ctx, vault.AuditFilter{TenantID: tenant, Limit: 1000})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return entries
 }
 
 func (e *testEnv) principal(tb testing.TB, tenant, role string) *vault.Principal {
@@ -199,13 +234,9 @@ func TestServiceContactLifecycle(t *testing.T) {
 	})
 
 	t.Run("Audit", func(t *testing.T) {
-		entries, err := env.store.AuditEntries(ctx, "t1", 0, 100)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var actions []string
-		for _, e := range entries {
-			actions = append(actions, e.Action)
+		for _, e := range env.auditEntries(t, "t1") {
+			actions = append(actions, e.Action+":"+e.Outcome)
 			dump := fmt.Sprintf("%+v", e)
 			for _, v := range []string{"Camille", "Martin", "example", "3361"} {
 				if strings.Contains(dump, v) {
@@ -213,7 +244,15 @@ func TestServiceContactLifecycle(t *testing.T) {
 				}
 			}
 		}
-		wantActions := []string{"token.create", "contact.create", "token.create", "contact.update", "contact.erase"}
+		wantActions := []string{
+			"token.create:ok", "contact.create:ok", "contact.read:ok",
+			"contact.search:ok", "contact.read:ok", "contact.search:ok", "contact.read:ok",
+			"contact.search:invalid", "contact.search:invalid", "contact.search:invalid",
+			"contact.create:conflict", "token.create:ok", "contact.read:ok", "contact.update:denied",
+			"contact.update:ok", "contact.search:ok", "contact.search:ok", "contact.read:ok",
+			"contact.update:invalid", "contact.erase:ok", "contact.read:not_found", "contact.erase:not_found",
+			"contact.search:ok",
+		}
 		if !reflect.DeepEqual(actions, wantActions) {
 			t.Errorf("audit actions = %v, want %v", actions, wantActions)
 		}
@@ -224,7 +263,7 @@ func TestServiceCreateInvalid(t *testing.T) {
 	ctx := context.Background()
 	env := mustService(t)
 	agent := env.principal(t, "t1", vault.RoleAgent)
-	before, _ := env.store.AuditEntries(ctx, "t1", 0, 100)
+	before := env.auditEntries(t, "t1")
 	no := false
 	for name, in := range map[string]*vault.ContactInput{
 		"unknown field":   {Fields: map[string]any{"colour": "red"}},
@@ -242,9 +281,15 @@ func TestServiceCreateInvalid(t *testing.T) {
 			}
 		})
 	}
-	after, _ := env.store.AuditEntries(ctx, "t1", 0, 100)
-	if len(after) != len(before) {
-		t.Errorf("invalid creates wrote %d audit entries", len(after)-len(before))
+	// Each attempt is on record as invalid, naming no field.
+	after := env.auditEntries(t, "t1")[len(before):]
+	if len(after) != 7 {
+		t.Fatalf("invalid creates wrote %d audit entries, want 7", len(after))
+	}
+	for _, e := range after {
+		if e.Action != vault.ActionContactCreate || e.Outcome != vault.OutcomeInvalid || e.Subject != "" || len(e.Fields) != 0 {
+			t.Errorf("entry for an invalid create = %+v", e)
+		}
 	}
 }
 
