@@ -52,7 +52,11 @@ func (s *Service) IssueToken(ctx context.Context, spec TokenSpec) (string, *APIT
 
 // CreateToken creates a token in p's tenant if policy lets p do so.
 // EFORBIDDEN, EINVALID.
-func (s *Service) CreateToken(ctx context.Context, p *Principal, spec TokenSpec) (string, *APIToken, error) {
+func (s *Service) CreateToken(ctx context.Context, p *Principal, spec TokenSpec) (_ string, _ *APIToken, err error) {
+	if p == nil {
+		return "", nil, Errorf(EUNAUTHORIZED, "Authentication required.")
+	}
+	defer s.recordFailure(ctx, p, ActionTokenCreate, "", "", &err)
 	spec.TenantID = p.TenantID
 	d, err := s.authorize(ctx, p, ActionTokenCreate, "", Resource{TenantID: p.TenantID})
 	if err != nil {
