@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -51,21 +50,20 @@ func checkEntry(op string, e *vault.AuditEntry, now time.Time) error {
 
 // appendEntry appends e, unsequenced, in tx. e must have passed
 // checkEntry.
-func (db *DB) appendEntry(ctx context.Context, tx *sql.Tx, e *vault.AuditEntry) error {
+func (db *DB) appendEntry(tx *wtx, e *vault.AuditEntry) error {
 	if db.noAudit {
 		return nil
 	}
-	return appendEntryWith(ctx, tx.StmtContext(ctx, db.st.appendEntry), e)
+	return appendEntryTo(tx, e)
 }
 
-// appendEntryWith appends e with stmt, qAppendEntry in the writer's
-// transaction.
-func appendEntryWith(ctx context.Context, stmt *sql.Stmt, e *vault.AuditEntry) error {
+// appendEntryTo appends e in tx, audited or not.
+func appendEntryTo(tx *wtx, e *vault.AuditEntry) error {
 	args, err := entryArgs(e)
 	if err != nil {
 		return err
 	}
-	_, err = stmt.ExecContext(ctx, args...)
+	_, err = tx.exec(tx.st.appendEntry, args...)
 	return err
 }
 
@@ -96,18 +94,15 @@ func (db *DB) AppendAudit(ctx context.Context, entries []*vault.AuditEntry) erro
 			return err
 		}
 	}
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return fail(ctx, op, err)
-	}
-	defer tx.Rollback()
-	stmt := tx.StmtContext(ctx, db.st.appendEntry)
-	for i, e := range entries {
-		if err := appendEntryWith(ctx, stmt, e); err != nil {
-			return fail(ctx, fmt.Sprintf("%s: entry %d", op, i), err)
+	err := db.write(ctx, func(tx *wtx) error {
+		for i, e := range entries {
+			if err := appendEntryTo(tx, e); err != nil {
+				return fmt.Errorf("entry %d: %w", i, err)
+			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fail(ctx, op, err)
 	}
 	return nil

@@ -103,13 +103,13 @@ func checkUnchanged(t *testing.T, db *sqlite.DB, tree *audit.Tree) {
 	}
 }
 
-// TestAppendOnly checks that the store's own writer connection, which
-// every write goes through, cannot change or remove what the log holds:
-// the triggers refuse it.
+// TestAppendOnly checks that a connection with the settings of the
+// store's writer, which every write has, cannot change or remove what the
+// log holds: the triggers refuse it.
 func TestAppendOnly(t *testing.T) {
 	db := MustOpen(t)
 	tree := auditLog(t, db, 300)
-	w := sqlite.Writer(db)
+	w := sqlite.Writer(t, db)
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
 			_, err := w.ExecContext(t.Context(), r.sql)
@@ -294,19 +294,19 @@ func TestTamper(t *testing.T) {
 		db := MustOpen(t)
 		tree := auditLog(t, db, 300)
 		var path string
-		if err := sqlite.Writer(db).QueryRowContext(t.Context(), `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil {
+		if err := sqlite.Writer(t, db).QueryRowContext(t.Context(), `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil {
 			t.Fatal(err)
 		}
 		var before int
-		sqlite.Writer(db).QueryRowContext(t.Context(), `SELECT count(*) FROM sqlite_master WHERE type = 'trigger'`).Scan(&before)
+		sqlite.Writer(t, db).QueryRowContext(t.Context(), `SELECT count(*) FROM sqlite_master WHERE type = 'trigger'`).Scan(&before)
 		// A no-op tamper while the store is open and sequencing.
 		sqlitetest.Tamper(t, path, `SELECT 1`)
 		for _, r := range refusals {
-			_, err := sqlite.Writer(db).ExecContext(t.Context(), r.sql)
+			_, err := sqlite.Writer(t, db).ExecContext(t.Context(), r.sql)
 			checkRefused(t, r.sql, err)
 		}
 		var after int
-		sqlite.Writer(db).QueryRowContext(t.Context(), `SELECT count(*) FROM sqlite_master WHERE type = 'trigger'`).Scan(&after)
+		sqlite.Writer(t, db).QueryRowContext(t.Context(), `SELECT count(*) FROM sqlite_master WHERE type = 'trigger'`).Scan(&after)
 		if before != after || before < 9 {
 			t.Errorf("triggers before and after Tamper = %d, %d; want the same, at least 9", before, after)
 		}
@@ -427,7 +427,7 @@ func TestMigrateAuditEntries(t *testing.T) {
 	if tree := storetest.SequenceAll(t, db); tree.Size() != 4 {
 		t.Errorf("tree size = %d, want 4", tree.Size())
 	}
-	_, err = sqlite.Writer(db).ExecContext(ctx, `DELETE FROM audit_entries`)
+	_, err = sqlite.Writer(t, db).ExecContext(ctx, `DELETE FROM audit_entries`)
 	checkRefused(t, "DELETE FROM audit_entries", err)
 }
 
@@ -458,7 +458,7 @@ func TestAuditEntries_Text(t *testing.T) {
 // sequencer's reads, are index searches, not table scans.
 func TestAuditEntries_Plan(t *testing.T) {
 	db := MustOpen(t)
-	w := sqlite.Writer(db)
+	w := sqlite.Writer(t, db)
 	for _, tt := range []struct{ name, query, index string }{
 		{"Tenant", `SELECT * FROM audit_entries WHERE tenant_id = 't' AND seq >= 0 ORDER BY seq LIMIT 10`, "audit_entries_tenant"},
 		{"Subject", `SELECT * FROM audit_entries WHERE tenant_id = 't' AND seq >= 0 AND subject = 's' ORDER BY seq LIMIT 10`, "audit_entries_subject"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,4 +95,89 @@ func BenchmarkSequence(b *testing.B) {
 	if tree.Size() != uint64(b.N) {
 		b.Fatalf("sequenced %d entries, want %d", tree.Size(), b.N)
 	}
+}
+
+func BenchmarkCreateContact(b *testing.B) {
+	storetest.BenchCreateContact(b, MustOpen(b))
+}
+
+func BenchmarkGetContact(b *testing.B) {
+	storetest.BenchGetContact(b, MustOpen(b), 10000)
+}
+
+// loadRecords stores n fixture records of the tenant, in batches.
+func loadRecords(tb testing.TB, db *sqlite.DB, tenantID string, n int) []*vault.Record {
+	tb.Helper()
+	rs := make([]*vault.Record, n)
+	for i := range rs {
+		rs[i] = storetest.NewRecord(tenantID)
+	}
+	for i := 0; i < n; i += 5000 {
+		if err := db.LoadContacts(context.Background(), rs[i:min(i+5000, n)], storetest.NewEntry(tenantID, "contact.import", "")); err != nil {
+			tb.Fatalf("LoadContacts = %v", err)
+		}
+	}
+	return rs
+}
+
+func BenchmarkEraseContact(b *testing.B) {
+	db := MustOpen(b)
+	tn := storetest.MustCreateTenant(b, db)
+	rs := loadRecords(b, db, tn.ID, max(b.N, 10000))
+	var next atomic.Int64
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := rs[next.Add(1)-1]
+			if err := db.EraseContact(ctx, tn.ID, r.ID, storetest.NewEntry(tn.ID, vault.ActionContactErase, r.ID)); err != nil {
+				b.Errorf("EraseContact = %v, want nil", err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkFindContacts(b *testing.B) {
+	db := MustOpen(b)
+	tn := storetest.MustCreateTenant(b, db)
+	rs := loadRecords(b, db, tn.ID, 10000)
+	var next atomic.Int64
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := rs[int(next.Add(1))%len(rs)]
+			found, err := db.FindContacts(ctx, tn.ID, storetest.FieldEmail, storetest.LookupToken(r, storetest.FieldEmail), 10)
+			if err != nil || len(found) != 1 {
+				b.Errorf("FindContacts = %d records, %v, want 1", len(found), err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkLoadContacts loads batches of 5,000 records into a growing
+// store and reports records per second.
+func BenchmarkLoadContacts(b *testing.B) {
+	db := MustOpen(b)
+	tn := storetest.MustCreateTenant(b, db)
+	const batch = 5000
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		rs := make([]*vault.Record, batch)
+		for i := range rs {
+			rs[i] = storetest.NewRecord(tn.ID)
+		}
+		b.StartTimer()
+		if err := db.LoadContacts(ctx, rs, storetest.NewEntry(tn.ID, "contact.import", "")); err != nil {
+			b.Fatalf("LoadContacts = %v", err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
 }

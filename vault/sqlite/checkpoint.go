@@ -23,21 +23,17 @@ func (db *DB) AddCheckpoint(ctx context.Context, c *audit.StoredCheckpoint) erro
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = storedTime(db.now())
 	}
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return fail(ctx, op, err)
-	}
-	defer tx.Rollback()
 	// Neither ON CONFLICT DO NOTHING nor INSERT OR IGNORE: the trigger that
 	// keeps a stored checkpoint from being replaced refuses any insert of a
 	// size already stored, before conflicts are looked at. The write lock
 	// makes the check and the insert one step.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (size, note, created_at)
-		SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE size = ?1)`,
-		int64(c.Size), c.Note, toMicro(c.CreatedAt)); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
+	err := db.write(ctx, func(tx *wtx) error {
+		_, err := tx.execSQL(`INSERT INTO audit_checkpoints (size, note, created_at)
+			SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE size = ?1)`,
+			int64(c.Size), c.Note, toMicro(c.CreatedAt))
+		return err
+	})
+	if err != nil {
 		return fail(ctx, op, err)
 	}
 	return nil

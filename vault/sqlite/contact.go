@@ -1,51 +1,56 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/coffre/coffre/vault"
 )
 
 // contactColumns are the columns scanContact reads, in order.
-const contactColumns = `tenant_id, id, wrapped_key, sealed, consents, restricted, objected, version, created_at, updated_at`
+const contactColumns = `id, wrapped_key, sealed, lookups, tokens, consents, restricted, objected, version, created_at, updated_at`
 
-// Statements of the hot paths, prepared at Open (see stmts).
+// Statements on contacts, prepared at Open (see writeStmts and readStmts).
 const (
-	qInsertContact  = `INSERT INTO contacts (` + contactColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertLookup   = `INSERT INTO contact_lookups (tenant_id, contact_id, field, token, is_unique) VALUES (?, ?, ?, ?, ?)`
-	qInsertToken    = `INSERT INTO contact_tokens (tenant_id, contact_id, token) VALUES (?, ?, ?)`
-	qFindUnique     = `SELECT contact_id FROM contact_lookups WHERE tenant_id = ? AND field = ? AND token = ? AND is_unique = 1`
-	qContact        = `SELECT ` + contactColumns + ` FROM contacts WHERE tenant_id = ? AND id = ?`
-	qContactLookups = `SELECT contact_id, field, token, is_unique FROM contact_lookups WHERE tenant_id = ? AND contact_id = ?`
-	qContactTokens  = `SELECT contact_id, token FROM contact_tokens WHERE tenant_id = ? AND contact_id = ?`
-	qFindContacts   = `
-		SELECT ` + contactColumns + ` FROM contacts
-		WHERE tenant_id = ? AND id IN (
-			SELECT contact_id FROM contact_lookups WHERE tenant_id = ? AND field = ? AND token = ?)
+	qInsertContact = `
+		INSERT INTO contacts (tenant_id, id, wrapped_key, sealed, lookups, tokens, consents, restricted, objected, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qContactForWrite = `SELECT rid, version, lookups FROM contacts WHERE tenant_id = ? AND id = ?`
+	qUpdateContact   = `
+		UPDATE contacts
+		SET wrapped_key = ?, sealed = ?, lookups = ?, tokens = ?, consents = ?, restricted = ?, objected = ?, version = ?, updated_at = ?
+		WHERE rid = ?`
+	qDeleteContact = `DELETE FROM contacts WHERE rid = ?`
+	qInsertUnique  = `INSERT INTO contact_lookups_unique (token, tenant_id, field, contact) VALUES (?, ?, ?, ?)`
+	qInsertShared  = `INSERT INTO contact_lookups_shared (token, tenant_id, field, contact) VALUES (?, ?, ?, ?)`
+	qDeleteUnique  = `DELETE FROM contact_lookups_unique WHERE token = ? AND tenant_id = ? AND field = ? AND contact = ?`
+	qDeleteShared  = `DELETE FROM contact_lookups_shared WHERE token = ? AND tenant_id = ? AND field = ? AND contact = ?`
+
+	qContact = `SELECT ` + contactColumns + ` FROM contacts WHERE tenant_id = ? AND id = ?`
+	// The lookup tables lead, so that a search reads the few rows found
+	// and sorts them, whatever the tenant's size: left to choose, SQLite
+	// walked the tenant's contacts in creation order to skip the sort.
+	qFindContacts = `
+		SELECT ` + contactColumns + `
+		FROM (
+			SELECT contact FROM contact_lookups_unique WHERE token = ?1 AND tenant_id = ?2 AND field = ?3
+			UNION ALL
+			SELECT contact FROM contact_lookups_shared WHERE token = ?1 AND tenant_id = ?2 AND field = ?3
+		) AS l CROSS JOIN contacts ON contacts.rid = l.contact
 		ORDER BY created_at, id
-		LIMIT ?`
-	// The ids of several records travel as one JSON array parameter.
-	qLookupsIn = `
-		SELECT contact_id, field, token, is_unique FROM contact_lookups
-		WHERE tenant_id = ? AND contact_id IN (SELECT value FROM json_each(?))`
-	qTokensIn = `
-		SELECT contact_id, token FROM contact_tokens
-		WHERE tenant_id = ? AND contact_id IN (SELECT value FROM json_each(?))`
+		LIMIT ?4`
 )
 
 // CreateContact stores r and appends e, unsequenced, in one transaction. A
 // zero CreatedAt or UpdatedAt is set to the store's clock, in r too, and a
-// zero e.Time too. It returns EINVALID for a malformed record or an entry
-// the audit log could not encode, ENOTFOUND if the tenant does not exist,
-// and ECONFLICT if the id exists or a unique lookup token is taken in the
-// tenant.
+// zero e.Time too. It returns EINVALID for a malformed record (an id that
+// is not a lower-case UUID) or an entry the audit log could not encode,
+// ENOTFOUND if the tenant does not exist, and ECONFLICT if the id exists
+// or a unique lookup token is taken in the tenant.
 func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.AuditEntry) error {
 	const op = "sqlite.CreateContact"
 	if err := validRecord(op, r); err != nil {
@@ -55,19 +60,13 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 	if err := checkEntry(op, e, now); err != nil {
 		return err
 	}
-	tx, err := db.beginWrite(ctx)
+	err := db.write(ctx, func(tx *wtx) error {
+		if _, err := tx.createContact(r, now); err != nil {
+			return err
+		}
+		return db.appendEntry(tx, e)
+	})
 	if err != nil {
-		return fail(ctx, op, err)
-	}
-	defer tx.Rollback()
-	w := db.contactWriter(ctx, tx)
-	if err := w.create(ctx, r, now); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := db.appendEntry(ctx, tx, e); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return fail(ctx, op, err)
 	}
 	r.CreatedAt, r.UpdatedAt = orNow(r.CreatedAt, now), orNow(r.UpdatedAt, now)
@@ -81,22 +80,21 @@ func (db *DB) Contact(ctx context.Context, tenantID, id string) (*vault.Record, 
 	if tenantID == "" || id == "" {
 		return nil, invalid(op, "Tenant id and contact id are required.")
 	}
-	tx, err := db.beginRead(ctx)
-	if err != nil {
-		return nil, fail(ctx, op, err)
+	key, ok := packID(id)
+	if !ok {
+		return nil, fail(ctx, op, errNoContact)
 	}
-	defer tx.Rollback()
-	r, err := scanContact(tx.StmtContext(ctx, db.st.contact).QueryRowContext(ctx, tenantID, id))
+	// One statement, so one consistent snapshot: no transaction needed.
+	r, err := scanContact(tenantID, db.rst.contact.QueryRowContext(ctx, tenantID, key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fail(ctx, op, vault.Errorf(vault.ENOTFOUND, "Contact not found."))
+		return nil, fail(ctx, op, errNoContact)
 	} else if err != nil {
-		return nil, fail(ctx, op, err)
-	}
-	if err := db.loadIndexes(ctx, tx, []*vault.Record{r}); err != nil {
 		return nil, fail(ctx, op, err)
 	}
 	return r, nil
 }
+
+var errNoContact = vault.Errorf(vault.ENOTFOUND, "Contact not found.")
 
 // UpdateContact replaces everything in the stored record but its id,
 // tenant and CreatedAt with r, and appends e, unsequenced, in one
@@ -114,19 +112,13 @@ func (db *DB) UpdateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 	if err := checkEntry(op, e, now); err != nil {
 		return err
 	}
-	tx, err := db.beginWrite(ctx)
+	err := db.write(ctx, func(tx *wtx) error {
+		if err := tx.updateContact(r, now); err != nil {
+			return err
+		}
+		return db.appendEntry(tx, e)
+	})
 	if err != nil {
-		return fail(ctx, op, err)
-	}
-	defer tx.Rollback()
-	w := db.contactWriter(ctx, tx)
-	if err := w.update(ctx, r, now); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := db.appendEntry(ctx, tx, e); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return fail(ctx, op, err)
 	}
 	r.UpdatedAt = orNow(r.UpdatedAt, now)
@@ -143,22 +135,20 @@ func (db *DB) EraseContact(ctx context.Context, tenantID, id string, e *vault.Au
 	if tenantID == "" || id == "" {
 		return invalid(op, "Tenant id and contact id are required.")
 	}
-	now := db.now()
-	if err := checkEntry(op, e, now); err != nil {
+	if err := checkEntry(op, e, db.now()); err != nil {
 		return err
 	}
-	tx, err := db.beginWrite(ctx)
+	key, ok := packID(id)
+	if !ok {
+		return fail(ctx, op, errNoContact)
+	}
+	err := db.write(ctx, func(tx *wtx) error {
+		if err := tx.eraseContact(tenantID, key); err != nil {
+			return err
+		}
+		return db.appendEntry(tx, e)
+	})
 	if err != nil {
-		return fail(ctx, op, err)
-	}
-	defer tx.Rollback()
-	if err := eraseContact(ctx, tx, tenantID, id); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := db.appendEntry(ctx, tx, e); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return fail(ctx, op, err)
 	}
 	return nil
@@ -176,16 +166,20 @@ func (db *DB) FindContacts(ctx context.Context, tenantID, field string, token []
 	case limit < 1:
 		return nil, invalid(op, "Limit must be at least 1.")
 	}
-	tx, err := db.beginRead(ctx)
+	rows, err := db.rst.findContacts.QueryContext(ctx, token, tenantID, field, limit)
 	if err != nil {
 		return nil, fail(ctx, op, err)
 	}
-	defer tx.Rollback()
-	rs, err := db.findContacts(ctx, tx, tenantID, field, token, limit)
-	if err != nil {
-		return nil, fail(ctx, op, err)
+	defer rows.Close()
+	var rs []*vault.Record
+	for rows.Next() {
+		r, err := scanContact(tenantID, rows)
+		if err != nil {
+			return nil, fail(ctx, op, err)
+		}
+		rs = append(rs, r)
 	}
-	if err := db.loadIndexes(ctx, tx, rs); err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, fail(ctx, op, err)
 	}
 	return rs, nil
@@ -196,7 +190,7 @@ func (db *DB) FindContacts(ctx context.Context, tenantID, field string, token []
 // It returns EINVALID for an empty batch, a nil or malformed record or a
 // malformed entry, ENOTFOUND if a tenant does not exist, and ECONFLICT if
 // an id exists or a unique lookup token is taken, in the store or earlier
-// in the batch.
+// in the batch. It stops early, with ctx's error, when ctx ends.
 func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.AuditEntry) error {
 	const op = "sqlite.LoadContacts"
 	if len(rs) == 0 {
@@ -211,21 +205,20 @@ func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.Aud
 	if err := checkEntry(op, e, now); err != nil {
 		return err
 	}
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return fail(ctx, op, err)
-	}
-	defer tx.Rollback()
-	w := db.contactWriter(ctx, tx)
-	for i, r := range rs {
-		if err := w.create(ctx, r, now); err != nil {
-			return fail(ctx, fmt.Sprintf("%s: record %d", op, i), err)
+	err := db.write(ctx, func(tx *wtx) error {
+		for i, r := range rs {
+			if i%64 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.createContact(r, now); err != nil {
+				return fmt.Errorf("record %d: %w", i, err)
+			}
 		}
-	}
-	if err := db.appendEntry(ctx, tx, e); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
+		return db.appendEntry(tx, e)
+	})
+	if err != nil {
 		return fail(ctx, op, err)
 	}
 	for _, r := range rs {
@@ -242,6 +235,8 @@ func validRecord(op string, r *vault.Record) error {
 		return invalid(op, "Record is required.")
 	case r.TenantID == "" || r.ID == "":
 		return invalid(op, "Record tenant id and id are required.")
+	case !vault.ValidID(r.ID):
+		return invalid(op, "Record id must be a lower-case UUID.")
 	case len(r.WrappedKey) == 0:
 		return invalid(op, "Record wrapped key is required.")
 	}
@@ -258,49 +253,39 @@ func validRecord(op string, r *vault.Record) error {
 	return nil
 }
 
-// contactWriter writes records in one transaction with the prepared
-// statements of the writer.
-type contactWriter struct {
-	tx            *sql.Tx
-	insertContact *sql.Stmt
-	insertLookup  *sql.Stmt
-	insertToken   *sql.Stmt
-	findUnique    *sql.Stmt
-}
-
-// contactWriter returns a writer for tx; its statements close with tx.
-func (db *DB) contactWriter(ctx context.Context, tx *sql.Tx) *contactWriter {
-	return &contactWriter{
-		tx:            tx,
-		insertContact: tx.StmtContext(ctx, db.st.insertContact),
-		insertLookup:  tx.StmtContext(ctx, db.st.insertLookup),
-		insertToken:   tx.StmtContext(ctx, db.st.insertToken),
-		findUnique:    tx.StmtContext(ctx, db.st.findUnique),
+// createContact inserts r and its lookup entries and returns its rid.
+func (tx *wtx) createContact(r *vault.Record, now time.Time) (int64, error) {
+	key, ok := packID(r.ID)
+	if !ok {
+		return 0, vault.Errorf(vault.EINVALID, "Record id must be a lower-case UUID.")
 	}
-}
-
-// create inserts r with its lookups and tokens.
-func (w *contactWriter) create(ctx context.Context, r *vault.Record, now time.Time) error {
 	consents, err := marshalConsents(r.Consents)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if _, err := w.insertContact.ExecContext(ctx, r.TenantID, r.ID, r.WrappedKey, vault.MarshalSealed(r.Sealed), consents,
-		boolInt(r.Flags.Restricted), boolInt(r.Flags.Objected), r.Version,
-		toMicro(orNow(r.CreatedAt, now)), toMicro(orNow(r.UpdatedAt, now))); err != nil {
-		return err
+	ls, ts := normLookups(r.Lookups), normTokens(r.Tokens)
+	res, err := tx.exec(tx.st.insertContact, r.TenantID, key, r.WrappedKey, vault.MarshalSealed(r.Sealed),
+		packLookups(ls), packTokens(ts), consents, boolInt(r.Flags.Restricted), boolInt(r.Flags.Objected),
+		r.Version, toMicro(orNow(r.CreatedAt, now)), toMicro(orNow(r.UpdatedAt, now)))
+	if err != nil {
+		return 0, err
 	}
-	return w.insertIndexes(ctx, r)
+	rid, err := res.LastInsertId()
+	if err != nil {
+		return 0, err
+	}
+	return rid, tx.insertLookups(r.TenantID, rid, ls)
 }
 
-// update checks r's version against the stored one and replaces the
-// record, its lookups and its tokens.
-func (w *contactWriter) update(ctx context.Context, r *vault.Record, now time.Time) error {
-	var version int64
-	err := w.tx.QueryRowContext(ctx, `SELECT version FROM contacts WHERE tenant_id = ? AND id = ?`, r.TenantID, r.ID).Scan(&version)
-	if errors.Is(err, sql.ErrNoRows) {
-		return vault.Errorf(vault.ENOTFOUND, "Contact not found.")
-	} else if err != nil {
+// updateContact checks r's version against the stored one and replaces
+// the record, then its lookup entries that changed.
+func (tx *wtx) updateContact(r *vault.Record, now time.Time) error {
+	key, ok := packID(r.ID)
+	if !ok {
+		return errNoContact
+	}
+	rid, version, oldLs, err := tx.contactForWrite(r.TenantID, key)
+	if err != nil {
 		return err
 	}
 	if version != r.Version-1 {
@@ -310,204 +295,144 @@ func (w *contactWriter) update(ctx context.Context, r *vault.Record, now time.Ti
 	if err != nil {
 		return err
 	}
-	if _, err := w.tx.ExecContext(ctx, `
-		UPDATE contacts
-		SET wrapped_key = ?, sealed = ?, consents = ?, restricted = ?, objected = ?, version = ?, updated_at = ?
-		WHERE tenant_id = ? AND id = ?`,
-		r.WrappedKey, vault.MarshalSealed(r.Sealed), consents, boolInt(r.Flags.Restricted), boolInt(r.Flags.Objected),
-		r.Version, toMicro(orNow(r.UpdatedAt, now)), r.TenantID, r.ID); err != nil {
+	ls, ts := normLookups(r.Lookups), normTokens(r.Tokens)
+	if _, err := tx.exec(tx.st.updateContact, r.WrappedKey, vault.MarshalSealed(r.Sealed), packLookups(ls), packTokens(ts),
+		consents, boolInt(r.Flags.Restricted), boolInt(r.Flags.Objected), r.Version, toMicro(orNow(r.UpdatedAt, now)), rid); err != nil {
 		return err
 	}
-	if err := deleteIndexes(ctx, w.tx, r.TenantID, r.ID); err != nil {
+	gone, added := diffLookups(oldLs, ls)
+	if err := tx.deleteLookups(r.TenantID, rid, gone); err != nil {
 		return err
 	}
-	return w.insertIndexes(ctx, r)
+	return tx.insertLookups(r.TenantID, rid, added)
 }
 
-// insertIndexes inserts r's lookups and tokens, once each. A unique lookup
-// already held by another record is ECONFLICT naming the field (a schema
-// name, never a value); the partial unique index backs this check.
-func (w *contactWriter) insertIndexes(ctx context.Context, r *vault.Record) error {
-	seen := make(map[string]bool)
-	for _, l := range r.Lookups {
-		key := l.Field + "\x00" + string(l.Token)
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		unique := l.Unique || hasUnique(r.Lookups, l)
-		if unique {
-			var other string
-			err := w.findUnique.QueryRowContext(ctx, r.TenantID, l.Field, l.Token).Scan(&other)
-			if err == nil && other != r.ID {
-				return vault.Errorf(vault.ECONFLICT, "Another contact has the same %s.", l.Field)
-			} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-		}
-		if _, err := w.insertLookup.ExecContext(ctx, r.TenantID, r.ID, l.Field, l.Token, boolInt(unique)); err != nil {
-			return err
-		}
+// eraseContact deletes a record and its lookup entries; ENOTFOUND if
+// there is none.
+func (tx *wtx) eraseContact(tenantID string, key []byte) error {
+	rid, _, ls, err := tx.contactForWrite(tenantID, key)
+	if err != nil {
+		return err
 	}
-	clear(seen)
-	for _, t := range r.Tokens {
-		if seen[string(t)] {
-			continue
+	if err := tx.deleteLookups(tenantID, rid, ls); err != nil {
+		return err
+	}
+	_, err = tx.exec(tx.st.deleteContact, rid)
+	return err
+}
+
+// contactForWrite returns what a change needs of a stored record: its
+// rid, version and lookups; ENOTFOUND if there is none.
+func (tx *wtx) contactForWrite(tenantID string, key []byte) (rid, version int64, ls []vault.Lookup, err error) {
+	var packed []byte
+	err = tx.queryRow(tx.st.contactForWrite, tenantID, key).Scan(&rid, &version, &packed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil, errNoContact
+	} else if err != nil {
+		return 0, 0, nil, err
+	}
+	if ls, err = unpackLookups(packed); err != nil {
+		return 0, 0, nil, fmt.Errorf("contact lookups: %w", err)
+	}
+	return rid, version, ls, nil
+}
+
+// insertLookups inserts lookup entries of the contact rid. A unique
+// lookup held by another contact of the tenant is ECONFLICT naming the
+// field (a schema name, never a value).
+func (tx *wtx) insertLookups(tenantID string, rid int64, ls []vault.Lookup) error {
+	for _, l := range ls {
+		stmt := tx.st.insertShared
+		if l.Unique {
+			stmt = tx.st.insertUnique
 		}
-		seen[string(t)] = true
-		if _, err := w.insertToken.ExecContext(ctx, r.TenantID, r.ID, t); err != nil {
+		if _, err := tx.exec(stmt, l.Token, tenantID, l.Field, rid); err != nil {
+			if l.Unique && isConstraint(err) {
+				return fmt.Errorf("%w (%v)", vault.Errorf(vault.ECONFLICT, "Another contact has the same %s.", l.Field), err)
+			}
 			return err
 		}
 	}
 	return nil
 }
 
-// hasUnique reports whether ls holds l's field and token as a unique
-// lookup, so that a duplicate listed twice is unique if either says so.
-func hasUnique(ls []vault.Lookup, l vault.Lookup) bool {
-	for _, o := range ls {
-		if o.Unique && o.Field == l.Field && bytes.Equal(o.Token, l.Token) {
-			return true
+// deleteLookups deletes lookup entries of the contact rid, each of which
+// must exist: a missing one means the row and the lookup tables disagree,
+// and the change is refused rather than leave an entry behind.
+func (tx *wtx) deleteLookups(tenantID string, rid int64, ls []vault.Lookup) error {
+	for _, l := range ls {
+		stmt := tx.st.deleteShared
+		if l.Unique {
+			stmt = tx.st.deleteUnique
+		}
+		if err := deleted(tx.exec(stmt, l.Token, tenantID, l.Field, rid)); err != nil {
+			return fmt.Errorf("lookup %s of contact %d: %w", l.Field, rid, err)
 		}
 	}
-	return false
+	return nil
 }
 
-// eraseContact deletes a record with its lookups and tokens; ENOTFOUND if
-// there is none.
-func eraseContact(ctx context.Context, tx *sql.Tx, tenantID, id string) error {
-	if err := deleteIndexes(ctx, tx, tenantID, id); err != nil {
-		return err
-	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM contacts WHERE tenant_id = ? AND id = ?`, tenantID, id)
+// deleted checks that a DELETE deleted one row.
+func deleted(res sql.Result, err error) error {
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return err
-	} else if n == 0 {
-		return vault.Errorf(vault.ENOTFOUND, "Contact not found.")
+	} else if n != 1 {
+		return fmt.Errorf("lookup entry missing: %d rows deleted, want 1", n)
 	}
 	return nil
 }
 
-// deleteIndexes deletes a record's lookups and tokens.
-func deleteIndexes(ctx context.Context, tx *sql.Tx, tenantID, id string) error {
-	if _, err := tx.ExecContext(ctx, `DELETE FROM contact_lookups WHERE tenant_id = ? AND contact_id = ?`, tenantID, id); err != nil {
-		return err
+// diffLookups returns the lookups of old that new lacks and those of new
+// that old lacks; a lookup that changed between unique and shared is in
+// both.
+func diffLookups(old, new []vault.Lookup) (gone, added []vault.Lookup) {
+	key := func(l vault.Lookup) string {
+		return fmt.Sprintf("%t\x00%s\x00%s", l.Unique, l.Field, l.Token)
 	}
-	_, err := tx.ExecContext(ctx, `DELETE FROM contact_tokens WHERE tenant_id = ? AND contact_id = ?`, tenantID, id)
-	return err
+	in := make(map[string]bool, len(old))
+	for _, l := range old {
+		in[key(l)] = true
+	}
+	for _, l := range new {
+		if k := key(l); in[k] {
+			delete(in, k)
+		} else {
+			added = append(added, l)
+		}
+	}
+	for _, l := range old {
+		if in[key(l)] {
+			gone = append(gone, l)
+		}
+	}
+	return gone, added
 }
 
-// findContacts returns the records found by a lookup, without their
-// lookups and tokens.
-func (db *DB) findContacts(ctx context.Context, tx *sql.Tx, tenantID, field string, token []byte, limit int) ([]*vault.Record, error) {
-	rows, err := tx.StmtContext(ctx, db.st.findContacts).QueryContext(ctx, tenantID, tenantID, field, token, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var rs []*vault.Record
-	for rows.Next() {
-		r, err := scanContact(rows)
-		if err != nil {
-			return nil, err
-		}
-		rs = append(rs, r)
-	}
-	return rs, rows.Err()
-}
-
-// loadIndexes fills in the lookups and tokens of rs, records of one
-// tenant, with two queries whatever their number. Lookups come sorted by
-// field and token, tokens by value.
-func (db *DB) loadIndexes(ctx context.Context, tx *sql.Tx, rs []*vault.Record) error {
-	if len(rs) == 0 {
-		return nil
-	}
-	byID := make(map[string]*vault.Record, len(rs))
-	for _, r := range rs {
-		byID[r.ID] = r
-	}
-	lookups, tokens := tx.StmtContext(ctx, db.st.contactLookups), tx.StmtContext(ctx, db.st.contactTokens)
-	key := any(rs[0].ID)
-	if len(rs) > 1 {
-		ids := make([]string, len(rs))
-		for i, r := range rs {
-			ids[i] = r.ID
-		}
-		b, err := json.Marshal(ids)
-		if err != nil {
-			return err
-		}
-		lookups, tokens, key = tx.StmtContext(ctx, db.st.lookupsIn), tx.StmtContext(ctx, db.st.tokensIn), string(b)
-	}
-
-	rows, err := lookups.QueryContext(ctx, rs[0].TenantID, key)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var l vault.Lookup
-		if err := rows.Scan(&id, &l.Field, &l.Token, &l.Unique); err != nil {
-			return err
-		}
-		if r := byID[id]; r != nil {
-			r.Lookups = append(r.Lookups, l)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows.Close()
-
-	rows, err = tokens.QueryContext(ctx, rs[0].TenantID, key)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var t []byte
-		if err := rows.Scan(&id, &t); err != nil {
-			return err
-		}
-		if r := byID[id]; r != nil {
-			r.Tokens = append(r.Tokens, t)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, r := range rs {
-		sort.Slice(r.Lookups, func(i, j int) bool {
-			if r.Lookups[i].Field != r.Lookups[j].Field {
-				return r.Lookups[i].Field < r.Lookups[j].Field
-			}
-			return bytes.Compare(r.Lookups[i].Token, r.Lookups[j].Token) < 0
-		})
-		sort.Slice(r.Tokens, func(i, j int) bool { return bytes.Compare(r.Tokens[i], r.Tokens[j]) < 0 })
-	}
-	return nil
-}
-
-// scanContact reads contactColumns into a record without lookups and
-// tokens.
-func scanContact(row interface{ Scan(...any) error }) (*vault.Record, error) {
-	var r vault.Record
-	var sealed []byte
+// scanContact reads contactColumns into a record of the tenant.
+func scanContact(tenantID string, row interface{ Scan(...any) error }) (*vault.Record, error) {
+	r := vault.Record{TenantID: tenantID}
+	var key, sealed, lookups, tokens []byte
 	var consents string
 	var createdAt, updatedAt int64
-	if err := row.Scan(&r.TenantID, &r.ID, &r.WrappedKey, &sealed, &consents,
+	if err := row.Scan(&key, &r.WrappedKey, &sealed, &lookups, &tokens, &consents,
 		&r.Flags.Restricted, &r.Flags.Objected, &r.Version, &createdAt, &updatedAt); err != nil {
 		return nil, err
 	}
 	var err error
+	if r.ID, err = unpackID(key); err != nil {
+		return nil, err
+	}
 	if r.Sealed, err = vault.UnmarshalSealed(sealed); err != nil {
 		return nil, fmt.Errorf("contact sealed fields: %w", err)
+	}
+	if r.Lookups, err = unpackLookups(lookups); err != nil {
+		return nil, fmt.Errorf("contact lookups: %w", err)
+	}
+	if r.Tokens, err = unpackTokens(tokens); err != nil {
+		return nil, fmt.Errorf("contact tokens: %w", err)
 	}
 	if r.Consents, err = unmarshalConsents(consents); err != nil {
 		return nil, fmt.Errorf("contact consents: %w", err)

@@ -3,30 +3,36 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coffre/coffre/vault"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
-//go:embed migration/*.up.sql
-var migrations embed.FS
-
 // busyTimeout is how long a connection waits for a lock held by another
 // process on the same file before failing. Within one process there is a
 // single writer, so it only matters when two processes share the file, or
-// for the brief exclusive moments of WAL recovery and checkpointing.
+// for the brief exclusive moments of WAL recovery.
 const busyTimeout = 10 * time.Second
+
+// Page caches, in KiB. SQLite's default, 2 MiB per connection, holds the
+// upper levels of the b-trees of a small vault only: with 100,000 contacts
+// every bulk-load insert and many reads went to the file for a page. The
+// writer's cache holds the pages of a load's random index inserts (the
+// index tables of a million contacts); a reader's the inner pages of every
+// b-tree and the recently read rows. The operating system caches the file
+// besides, so a miss costs a system call, not a disk read.
+const (
+	writerCacheKiB = 64 << 10
+	readerCacheKiB = 8 << 10
+)
 
 // DB is a vault.Store in one SQLite file. It is safe for concurrent use.
 type DB struct {
@@ -34,48 +40,100 @@ type DB struct {
 	now     func() time.Time
 	readers int
 
-	// w is the single writer: one connection, BEGIN IMMEDIATE.
-	w *sql.DB
-	// r is the pool of read-only connections.
-	r *sql.DB
-	// st are the prepared statements of the hot paths.
-	st stmts
+	// The writer: one connection, owned by the writer goroutine once the
+	// store is open (see writer.go).
+	wdb   *sql.DB
+	wconn *sql.Conn
+	wctx  context.Context
+	wst   writeStmts
+	// writes carries writes to the writer goroutine.
+	writes chan *write
+
+	// closing stops the writer goroutine, and wg waits for it.
+	closing   chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+
+	// r is the pool of read-only connections, rst its statements.
+	r   *sql.DB
+	rst readStmts
 
 	// noAudit makes the writes leave out their audit entry. It is set only
 	// by the benchmarks, to measure what the entry costs a write.
 	noAudit bool
 }
 
-// stmts are the statements of the hot paths, prepared once at Open on the
-// pool that runs them. database/sql keeps a statement prepared on each
-// connection it ran on and Tx.StmtContext reuses it, so creating or
-// reading a contact parses no SQL. They are prepared up front, never
-// lazily: preparing on the one-connection writer while a transaction holds
-// it would wait forever.
-type stmts struct {
-	// On the writer.
-	insertContact, insertLookup, insertToken, findUnique, appendEntry, sequenceEntries *sql.Stmt
-	// On the readers.
-	contact, contactLookups, contactTokens, findContacts, lookupsIn, tokensIn *sql.Stmt
+// writeStmts are the statements of the writer, prepared once on its
+// connection, so that a write parses no SQL.
+type writeStmts struct {
+	begin, commit, rollback, savepoint, release, rollbackTo *sql.Stmt
+
+	insertContact, contactForWrite, updateContact, deleteContact *sql.Stmt
+	insertUnique, insertShared, deleteUnique, deleteShared       *sql.Stmt
+	appendEntry, sequenceEntries, insertTenant, insertAPIToken   *sql.Stmt
 }
 
-// prepare prepares the statements of pool.
-func prepare(ctx context.Context, pool *sql.DB, list map[**sql.Stmt]string) error {
+func (st *writeStmts) list() map[**sql.Stmt]string {
+	return map[**sql.Stmt]string{
+		&st.begin:      `BEGIN IMMEDIATE`,
+		&st.commit:     `COMMIT`,
+		&st.rollback:   `ROLLBACK`,
+		&st.savepoint:  `SAVEPOINT write`,
+		&st.release:    `RELEASE write`,
+		&st.rollbackTo: `ROLLBACK TO write`,
+
+		&st.insertContact:   qInsertContact,
+		&st.contactForWrite: qContactForWrite,
+		&st.updateContact:   qUpdateContact,
+		&st.deleteContact:   qDeleteContact,
+		&st.insertUnique:    qInsertUnique,
+		&st.insertShared:    qInsertShared,
+		&st.deleteUnique:    qDeleteUnique,
+		&st.deleteShared:    qDeleteShared,
+		&st.appendEntry:     qAppendEntry,
+		&st.sequenceEntries: qSequenceEntries,
+		&st.insertTenant:    qInsertTenant,
+		&st.insertAPIToken:  qInsertAPIToken,
+	}
+}
+
+// readStmts are the statements of the hot reads, prepared on the read
+// pool: database/sql prepares each once per connection and keeps it.
+type readStmts struct {
+	contact, findContacts, tenant, token *sql.Stmt
+}
+
+func (st *readStmts) list() map[**sql.Stmt]string {
+	return map[**sql.Stmt]string{
+		&st.contact:      qContact,
+		&st.findContacts: qFindContacts,
+		&st.tenant:       qTenant,
+		&st.token:        qToken,
+	}
+}
+
+// preparer is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+type preparer interface {
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// prepare prepares the statements of list on p.
+func prepare(ctx context.Context, p preparer, list map[**sql.Stmt]string) error {
 	for stmt, query := range list {
 		var err error
-		if *stmt, err = pool.PrepareContext(ctx, query); err != nil {
+		if *stmt, err = p.PrepareContext(ctx, query); err != nil {
 			return fmt.Errorf("prepare %q: %w", query, err)
 		}
 	}
 	return nil
 }
 
-// close closes the statements that were prepared.
-func (st *stmts) close() {
-	for _, s := range []*sql.Stmt{st.insertContact, st.insertLookup, st.insertToken, st.findUnique, st.appendEntry,
-		st.sequenceEntries, st.contact, st.contactLookups, st.contactTokens, st.findContacts, st.lookupsIn, st.tokensIn} {
-		if s != nil {
-			s.Close()
+// closeStmts closes the statements of list that were prepared.
+func closeStmts(list map[**sql.Stmt]string) {
+	for stmt := range list {
+		if *stmt != nil {
+			(*stmt).Close()
 		}
 	}
 }
@@ -115,7 +173,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("%s: %w", op, vault.Errorf(vault.EINVALID, "Database path must be a plain file name."))
 	}
-	db := &DB{path: path, now: time.Now, readers: max(4, runtime.GOMAXPROCS(0))}
+	db := &DB{
+		path:    path,
+		now:     time.Now,
+		readers: max(4, runtime.GOMAXPROCS(0)),
+		wctx:    context.Background(),
+		writes:  make(chan *write),
+		closing: make(chan struct{}),
+	}
 	for _, opt := range opts {
 		opt(db)
 	}
@@ -137,39 +202,46 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	return db, nil
 }
 
+// writerDSN and readerDSN are the data source names of the writer's
+// connection and of the read pool, for the file at path.
+func writerDSN(path string) string {
+	return path + "?_txlock=immediate&_busy_timeout=" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) +
+		"&_foreign_keys=1&_journal_mode=WAL&_synchronous=FULL&_pragma=secure_delete(1)" +
+		"&_pragma=temp_store(memory)&_pragma=cache_size(-" + strconv.Itoa(writerCacheKiB) + ")"
+}
+
+func readerDSN(path string) string {
+	return path + "?_busy_timeout=" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + "&_query_only=1" +
+		"&_pragma=temp_store(memory)&_pragma=cache_size(-" + strconv.Itoa(readerCacheKiB) + ")"
+}
+
 func (db *DB) open(ctx context.Context) (err error) {
-	timeout := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
-	db.w, err = sql.Open("sqlite", db.path+"?_txlock=immediate&_busy_timeout="+timeout+
-		"&_foreign_keys=1&_journal_mode=WAL&_synchronous=FULL&_pragma=secure_delete(1)")
+	db.wdb, err = sql.Open("sqlite", writerDSN(db.path))
 	if err != nil {
 		return err
 	}
-	db.w.SetMaxOpenConns(1)
-	db.w.SetMaxIdleConns(1)
-	db.w.SetConnMaxLifetime(0)
-	db.w.SetConnMaxIdleTime(0)
+	db.wdb.SetMaxOpenConns(1)
+	db.wdb.SetMaxIdleConns(1)
+	db.wdb.SetConnMaxLifetime(0)
+	db.wdb.SetConnMaxIdleTime(0)
+	if db.wconn, err = db.wdb.Conn(ctx); err != nil {
+		return err
+	}
 	var mode string
-	if err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := db.wconn.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		return err
 	}
 	if mode != "wal" {
 		return fmt.Errorf("journal mode is %q, want wal", mode)
 	}
-	if err := db.Migrate(ctx); err != nil {
+	if err := db.migrate(ctx, db.wconn); err != nil {
 		return err
 	}
-	if err := prepare(ctx, db.w, map[**sql.Stmt]string{
-		&db.st.insertContact:   qInsertContact,
-		&db.st.insertLookup:    qInsertLookup,
-		&db.st.insertToken:     qInsertToken,
-		&db.st.findUnique:      qFindUnique,
-		&db.st.appendEntry:     qAppendEntry,
-		&db.st.sequenceEntries: qSequenceEntries,
-	}); err != nil {
+	if err := prepare(ctx, db.wconn, db.wst.list()); err != nil {
 		return err
 	}
 
-	db.r, err = sql.Open("sqlite", db.path+"?_busy_timeout="+timeout+"&_foreign_keys=1&_query_only=1")
+	db.r, err = sql.Open("sqlite", readerDSN(db.path))
 	if err != nil {
 		return err
 	}
@@ -177,31 +249,39 @@ func (db *DB) open(ctx context.Context) (err error) {
 	db.r.SetMaxIdleConns(db.readers)
 	db.r.SetConnMaxLifetime(0)
 	db.r.SetConnMaxIdleTime(time.Minute)
-	return prepare(ctx, db.r, map[**sql.Stmt]string{
-		&db.st.contact:        qContact,
-		&db.st.contactLookups: qContactLookups,
-		&db.st.contactTokens:  qContactTokens,
-		&db.st.findContacts:   qFindContacts,
-		&db.st.lookupsIn:      qLookupsIn,
-		&db.st.tokensIn:       qTokensIn,
-	})
+	if err := prepare(ctx, db.r, db.rst.list()); err != nil {
+		return err
+	}
+
+	db.wg.Go(db.writeLoop)
+	return nil
 }
 
-// Close closes the store; the last connection to close checkpoints the
-// write-ahead log into the file and removes it. Calls in progress fail.
+// Close closes the store: writes still waiting fail with EUNAVAILABLE, a
+// batch in progress completes, and the last connection to close
+// checkpoints the write-ahead log into the file and removes it. Reads in
+// progress fail. Close is idempotent.
 func (db *DB) Close() error {
-	db.st.close()
-	var errs []error
-	if db.r != nil {
-		errs = append(errs, db.r.Close())
-	}
-	if db.w != nil {
-		errs = append(errs, db.w.Close())
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("sqlite.Close: %w", err)
-	}
-	return nil
+	db.closeOnce.Do(func() {
+		close(db.closing)
+		db.wg.Wait()
+		closeStmts(db.wst.list())
+		closeStmts(db.rst.list())
+		var errs []error
+		if db.wconn != nil {
+			errs = append(errs, db.wconn.Close())
+		}
+		if db.wdb != nil {
+			errs = append(errs, db.wdb.Close())
+		}
+		if db.r != nil {
+			errs = append(errs, db.r.Close())
+		}
+		if err := errors.Join(errs...); err != nil {
+			db.closeErr = fmt.Errorf("sqlite.Close: %w", err)
+		}
+	})
+	return db.closeErr
 }
 
 // Ping reports whether the store can serve requests, by reaching the file
@@ -212,111 +292,6 @@ func (db *DB) Ping(ctx context.Context) error {
 		return fail(ctx, "sqlite.Ping", err)
 	}
 	return nil
-}
-
-// migration is one embedded schema change. Its name, as recorded in
-// schema_migrations, is the file's without ".up.sql" ("001_initial").
-type migration struct {
-	version int
-	name    string
-	file    string
-}
-
-// listMigrations returns the embedded migrations in version order.
-func listMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migration/*.up.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	seen := make(map[int]string)
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name is not NNN_name.up.sql", base)
-		}
-		if other, dup := seen[v]; dup {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", other, base)
-		}
-		seen[v] = base
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".up.sql"), file: name})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
-
-// Migrate applies the embedded migrations the file lacks, in order, each
-// in its own transaction together with its row in schema_migrations. It is
-// idempotent. It fails if the file was migrated by a newer version of
-// Coffre (it records a migration this binary does not know).
-func (db *DB) Migrate(ctx context.Context) error {
-	const op = "sqlite.Migrate"
-	ms, err := listMigrations()
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER NOT NULL PRIMARY KEY,
-		name       TEXT    NOT NULL,
-		applied_at INTEGER NOT NULL
-	) STRICT`); err != nil {
-		return fail(ctx, op, err)
-	}
-	var newest int
-	if err := db.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
-		return fail(ctx, op, err)
-	}
-	if len(ms) > 0 && newest > ms[len(ms)-1].version {
-		return fmt.Errorf("%s: database schema version %d is newer than this program's %d", op, newest, ms[len(ms)-1].version)
-	}
-	for _, m := range ms {
-		if err := db.migrate(ctx, m); err != nil {
-			return fmt.Errorf("%s: %s: %w", op, m.name, mapError(ctx, err))
-		}
-	}
-	return nil
-}
-
-// migrate applies m unless it is recorded as applied.
-func (db *DB) migrate(ctx context.Context, m migration) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-		return err
-	} else if n > 0 {
-		return nil
-	}
-	src, err := migrations.ReadFile(m.file)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, string(src)); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, db.now().UnixMicro()); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// beginWrite starts a write transaction on the single writer connection.
-// The DSN's _txlock makes it BEGIN IMMEDIATE, so the write lock is taken
-// up front and a transaction never fails to upgrade a read lock.
-func (db *DB) beginWrite(ctx context.Context) (*sql.Tx, error) {
-	return db.w.BeginTx(ctx, nil)
-}
-
-// beginRead starts a read transaction: a consistent snapshot for reads
-// spanning several statements.
-func (db *DB) beginRead(ctx context.Context) (*sql.Tx, error) {
-	return db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 }
 
 // Times are stored as INTEGER microseconds since the Unix epoch, UTC.
@@ -364,7 +339,7 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// querier is what *sql.DB and *sql.Tx have in common.
+// querier is what *sql.DB, *sql.Conn and wtx have in common.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row

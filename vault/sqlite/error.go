@@ -31,8 +31,8 @@ func mapError(ctx context.Context, err error) error {
 		case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("%w (%v)", vault.Errorf(vault.ECONFLICT, "%s", conflictMessage(serr.Error())), err)
 		case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			// The only parents a write can miss are tenants: lookups and
-			// tokens are inserted after their contact in the same tx.
+			// The only parents a write can miss are tenants: the
+			// foreign keys are those of contacts and api_tokens.
 			return fmt.Errorf("%w (%v)", vault.Errorf(vault.ENOTFOUND, "Tenant not found."), err)
 		case code&0xff == sqlite3.SQLITE_BUSY || code&0xff == sqlite3.SQLITE_LOCKED:
 			if ctx.Err() == nil {
@@ -50,7 +50,7 @@ func mapError(ctx context.Context, err error) error {
 // driver's message ("UNIQUE constraint failed: contacts.tenant_id, …").
 func conflictMessage(msg string) string {
 	switch {
-	case strings.Contains(msg, "contact_lookups."):
+	case strings.Contains(msg, "contact_lookups_unique."):
 		return "A unique lookup value is taken by another contact."
 	case strings.Contains(msg, "contacts."):
 		return "Contact already exists."
@@ -60,6 +60,16 @@ func conflictMessage(msg string) string {
 		return "Token already exists."
 	}
 	return "Conflict with existing data."
+}
+
+// isConstraint reports whether err is a unique or primary key violation.
+func isConstraint(err error) bool {
+	var serr *msqlite.Error
+	if !errors.As(err, &serr) {
+		return false
+	}
+	code := serr.Code()
+	return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
 // fail maps err and prefixes it with op.

@@ -98,10 +98,10 @@ func readHead(ctx context.Context, q querier) ([]byte, error) {
 	return head, err
 }
 
-// SequenceAudit stores a batch of the sequencer's work in one write
-// transaction. The transaction takes the write lock as it begins (BEGIN
-// IMMEDIATE on the single writer), so no other sequencer, in this process
-// or another on the same file, commits between its check and its writes:
+// SequenceAudit stores a batch of the sequencer's work in one write (see
+// writer.go), which runs under the write lock (BEGIN IMMEDIATE on the
+// single writer), so no other sequencer, in this process or another on
+// the same file, commits between its check and its writes:
 // it reads the head and checks it still holds prevHead (nil for an empty
 // log), else returns an error wrapping audit.ErrHeadMoved and changes
 // nothing; it sets the seq and leaf hash of every entry, and fails the
@@ -133,57 +133,55 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 		}
 	}
 
-	tx, err := db.beginWrite(ctx)
-	if err != nil {
-		return fail(ctx, op, err)
-	}
-	defer tx.Rollback()
-	stored, err := readHead(ctx, tx)
-	if err != nil {
-		return fail(ctx, op, err)
-	}
-	if !bytes.Equal(stored, prevHead) {
-		return fmt.Errorf("%s: %w", op, audit.ErrHeadMoved)
-	}
-	// prevHead is the stored head, which only this method writes, after
-	// checking it: it decodes unless the file was edited. Empty is the
-	// empty log, as nil.
-	var from uint64
-	if len(prevHead) > 0 {
-		prev, err := audit.UnmarshalTree(prevHead)
+	err = db.write(ctx, func(tx *wtx) error {
+		stored, err := readHead(ctx, tx)
 		if err != nil {
-			return fmt.Errorf("%s: stored head: %w", op, err)
+			return err
 		}
-		from = prev.Size()
-	}
-	if err := checkBatch(from, next.Size(), entries); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
+		if !bytes.Equal(stored, prevHead) {
+			return audit.ErrHeadMoved
+		}
+		// prevHead is the stored head, which only this method writes, after
+		// checking it: it decodes unless the file was edited. Empty is the
+		// empty log, as nil.
+		var from uint64
+		if len(prevHead) > 0 {
+			prev, err := audit.UnmarshalTree(prevHead)
+			if err != nil {
+				return fmt.Errorf("stored head: %w", err)
+			}
+			from = prev.Size()
+		}
+		if err := checkBatch(from, next.Size(), entries); err != nil {
+			return err
+		}
 
-	if len(entries) > 0 {
-		pairs, leaves := sequencedArgs(entries)
-		res, err := tx.StmtContext(ctx, db.st.sequenceEntries).ExecContext(ctx, pairs, leaves)
-		if err != nil {
-			return fail(ctx, op, err)
+		if len(entries) > 0 {
+			pairs, leaves := sequencedArgs(entries)
+			res, err := tx.exec(tx.st.sequenceEntries, pairs, leaves)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != int64(len(entries)) {
+				return fmt.Errorf("%d of %d entries pending: %w", n, len(entries),
+					vault.Errorf(vault.ECONFLICT, "An audit entry is already sequenced or does not exist."))
+			}
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fail(ctx, op, err)
-		} else if n != int64(len(entries)) {
-			return fmt.Errorf("%s: %d of %d entries pending: %w", op, n, len(entries),
-				vault.Errorf(vault.ECONFLICT, "An audit entry is already sequenced or does not exist."))
+		for _, n := range nodes {
+			if _, err := tx.execSQL(`INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`,
+				int64(n.Level), int64(n.Index), n.Hash); err != nil {
+				return err
+			}
 		}
-	}
-	for _, n := range nodes {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`,
-			int64(n.Level), int64(n.Index), n.Hash); err != nil {
-			return fail(ctx, op, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO audit_head (id, tree) VALUES (1, ?)
-		ON CONFLICT (id) DO UPDATE SET tree = excluded.tree`, head); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
+		_, err = tx.execSQL(`INSERT INTO audit_head (id, tree) VALUES (1, ?)
+			ON CONFLICT (id) DO UPDATE SET tree = excluded.tree`, head)
+		return err
+	})
+	if errors.Is(err, audit.ErrHeadMoved) {
+		return fmt.Errorf("%s: %w", op, err)
+	} else if err != nil {
 		return fail(ctx, op, err)
 	}
 	return nil

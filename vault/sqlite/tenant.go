@@ -4,9 +4,13 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
 
 	"github.com/coffre/coffre/vault"
+)
+
+const (
+	qInsertTenant = `INSERT INTO tenants (id, keys, created_at) VALUES (?, ?, ?)`
+	qTenant       = `SELECT id, keys, created_at FROM tenants WHERE id = ?`
 )
 
 // CreateTenant stores a new tenant. A zero CreatedAt is set to the store's
@@ -18,15 +22,11 @@ func (db *DB) CreateTenant(ctx context.Context, t *vault.Tenant) error {
 		return invalid(op, "Tenant id is required.")
 	}
 	createdAt := orNow(t.CreatedAt, db.now())
-	tx, err := db.beginWrite(ctx)
+	err := db.write(ctx, func(tx *wtx) error {
+		_, err := tx.exec(tx.st.insertTenant, t.ID, nonNil(t.Keys), toMicro(createdAt))
+		return err
+	})
 	if err != nil {
-		return fail(ctx, op, err)
-	}
-	defer tx.Rollback()
-	if err := createTenant(ctx, tx, t, createdAt); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return fail(ctx, op, err)
 	}
 	t.CreatedAt = createdAt
@@ -40,28 +40,13 @@ func (db *DB) Tenant(ctx context.Context, id string) (*vault.Tenant, error) {
 	if id == "" {
 		return nil, invalid(op, "Tenant id is required.")
 	}
-	t, err := findTenant(ctx, db.r, id)
-	if err != nil {
-		return nil, fail(ctx, op, err)
-	}
-	return t, nil
-}
-
-func createTenant(ctx context.Context, tx *sql.Tx, t *vault.Tenant, createdAt time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, keys, created_at) VALUES (?, ?, ?)`,
-		t.ID, nonNil(t.Keys), toMicro(createdAt))
-	return err
-}
-
-func findTenant(ctx context.Context, q querier, id string) (*vault.Tenant, error) {
 	var t vault.Tenant
 	var createdAt int64
-	err := q.QueryRowContext(ctx, `SELECT id, keys, created_at FROM tenants WHERE id = ?`, id).
-		Scan(&t.ID, &t.Keys, &createdAt)
+	err := db.rst.tenant.QueryRowContext(ctx, id).Scan(&t.ID, &t.Keys, &createdAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, vault.Errorf(vault.ENOTFOUND, "Tenant not found.")
+		return nil, fail(ctx, op, vault.Errorf(vault.ENOTFOUND, "Tenant not found."))
 	} else if err != nil {
-		return nil, err
+		return nil, fail(ctx, op, err)
 	}
 	t.CreatedAt = fromMicro(createdAt)
 	return &t, nil

@@ -6,9 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/coffre/coffre/vault"
+)
+
+const (
+	qInsertAPIToken = `
+		INSERT INTO api_tokens (id, tenant_id, role, attributes, purposes, hash, created_at, expires_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qToken = `
+		SELECT id, tenant_id, role, attributes, purposes, hash, created_at, expires_at, revoked_at
+		FROM api_tokens WHERE id = ?`
 )
 
 // CreateToken stores t and appends e, unsequenced, in one transaction. A
@@ -28,19 +36,27 @@ func (db *DB) CreateToken(ctx context.Context, t *vault.APIToken, e *vault.Audit
 	if err := checkEntry(op, e, now); err != nil {
 		return err
 	}
-	tx, err := db.beginWrite(ctx)
+	attrs := t.Attributes
+	if attrs == nil {
+		attrs = map[string][]string{}
+	}
+	attrsJSON, err := json.Marshal(attrs)
 	if err != nil {
 		return fail(ctx, op, err)
 	}
-	defer tx.Rollback()
+	purposes, err := json.Marshal(nonNilStrings(t.Purposes))
+	if err != nil {
+		return fail(ctx, op, err)
+	}
 	createdAt := orNow(t.CreatedAt, now)
-	if err := createToken(ctx, tx, t, createdAt); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := db.appendEntry(ctx, tx, e); err != nil {
-		return fail(ctx, op, err)
-	}
-	if err := tx.Commit(); err != nil {
+	err = db.write(ctx, func(tx *wtx) error {
+		if _, err := tx.exec(tx.st.insertAPIToken, t.ID, t.TenantID, t.Role, string(attrsJSON), string(purposes), nonNil(t.Hash),
+			toMicro(createdAt), toNullMicro(t.ExpiresAt), toNullMicro(t.RevokedAt)); err != nil {
+			return err
+		}
+		return db.appendEntry(tx, e)
+	})
+	if err != nil {
 		return fail(ctx, op, err)
 	}
 	t.CreatedAt = createdAt
@@ -54,53 +70,22 @@ func (db *DB) Token(ctx context.Context, id string) (*vault.APIToken, error) {
 	if id == "" {
 		return nil, invalid(op, "Token id is required.")
 	}
-	t, err := findToken(ctx, db.r, id)
-	if err != nil {
-		return nil, fail(ctx, op, err)
-	}
-	return t, nil
-}
-
-func createToken(ctx context.Context, tx *sql.Tx, t *vault.APIToken, createdAt time.Time) error {
-	attrs := t.Attributes
-	if attrs == nil {
-		attrs = map[string][]string{}
-	}
-	attrsJSON, err := json.Marshal(attrs)
-	if err != nil {
-		return err
-	}
-	purposes, err := json.Marshal(nonNilStrings(t.Purposes))
-	if err != nil {
-		return err
-	}
-	_, err = tx.ExecContext(ctx, `
-		INSERT INTO api_tokens (id, tenant_id, role, attributes, purposes, hash, created_at, expires_at, revoked_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.TenantID, t.Role, string(attrsJSON), string(purposes), nonNil(t.Hash),
-		toMicro(createdAt), toNullMicro(t.ExpiresAt), toNullMicro(t.RevokedAt))
-	return err
-}
-
-func findToken(ctx context.Context, q querier, id string) (*vault.APIToken, error) {
 	var t vault.APIToken
 	var attrs, purposes string
 	var createdAt int64
 	var expiresAt, revokedAt sql.NullInt64
-	err := q.QueryRowContext(ctx, `
-		SELECT id, tenant_id, role, attributes, purposes, hash, created_at, expires_at, revoked_at
-		FROM api_tokens WHERE id = ?`, id).
+	err := db.rst.token.QueryRowContext(ctx, id).
 		Scan(&t.ID, &t.TenantID, &t.Role, &attrs, &purposes, &t.Hash, &createdAt, &expiresAt, &revokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, vault.Errorf(vault.ENOTFOUND, "Token not found.")
+		return nil, fail(ctx, op, vault.Errorf(vault.ENOTFOUND, "Token not found."))
 	} else if err != nil {
-		return nil, err
+		return nil, fail(ctx, op, err)
 	}
 	if err := json.Unmarshal([]byte(attrs), &t.Attributes); err != nil {
-		return nil, fmt.Errorf("token attributes: %w", err)
+		return nil, fail(ctx, op, fmt.Errorf("token attributes: %w", err))
 	}
 	if err := json.Unmarshal([]byte(purposes), &t.Purposes); err != nil {
-		return nil, fmt.Errorf("token purposes: %w", err)
+		return nil, fail(ctx, op, fmt.Errorf("token purposes: %w", err))
 	}
 	t.CreatedAt = fromMicro(createdAt)
 	t.ExpiresAt = fromNullMicro(expiresAt)
