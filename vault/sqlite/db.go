@@ -203,11 +203,14 @@ func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 }
 
 // writerDSN and readerDSN are the data source names of the writer's
-// connection and of the read pool, for the file at path.
+// connection and of the read pool, for the file at path. Readers sort
+// search results in memory (temp_store); the writer keeps SQLite's
+// temporary files, as VACUUM builds a whole copy of the database in
+// temporary storage.
 func writerDSN(path string) string {
 	return path + "?_txlock=immediate&_busy_timeout=" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) +
 		"&_foreign_keys=1&_journal_mode=WAL&_synchronous=FULL&_pragma=secure_delete(1)" +
-		"&_pragma=temp_store(memory)&_pragma=cache_size(-" + strconv.Itoa(writerCacheKiB) + ")"
+		"&_pragma=cache_size(-" + strconv.Itoa(writerCacheKiB) + ")"
 }
 
 func readerDSN(path string) string {
