@@ -42,6 +42,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -89,6 +90,7 @@ type Main struct {
 	svc    *vault.Service
 	audit  *audit.Log
 	server *vhttp.Server
+	debug  *http.Server
 }
 
 // NewMain returns a Main wired to the process's streams and environment.
@@ -173,6 +175,10 @@ func (m *Main) URL() string {
 // than once.
 func (m *Main) Close() error {
 	var errs []error
+	if m.debug != nil {
+		errs = append(errs, m.debug.Close())
+		m.debug = nil
+	}
 	if m.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		errs = append(errs, m.server.Close(ctx))

@@ -20,6 +20,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	tenant := fl.String("tenant", defaultTenant, "tenant of the first admin token, when serve initialises a new data folder")
 	level := fl.String("log-level", "info", "log level: debug, info, warn or error")
 	maxBody := fl.Int64("max-body-bytes", 0, "largest request body accepted, in bytes (0: the server's default)")
+	debugAddr := fl.String("debug-addr", "", "serve Go's profiler on this loopback address (off by default)")
 	origin := fl.String("origin", "", "name of the audit log, when serve initialises a new data folder (default coffre/ and 8 random hex digits)")
 	if err := fl.parse(args); err != nil {
 		return err
@@ -84,6 +85,13 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return fmt.Errorf("serve: cannot listen on %s: %w", *addr, err)
 	}
 	m.server = srv
+	if *debugAddr != "" {
+		dbg, _, err := startDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		m.debug = dbg
+	}
 	if !loopbackHost(hostOf(srv.Addr())) {
 		logger.Warn("listening on a non-loopback address without TLS: put a TLS-terminating proxy in front", "addr", srv.Addr().String())
 	}
