@@ -120,12 +120,15 @@ func loadRecords(tb testing.TB, db *sqlite.DB, tenantID string, n int) []*vault.
 	return rs
 }
 
+// BenchmarkEraseContact measures EraseContact at concurrency 16 in a
+// store of at least 10,000 records.
 func BenchmarkEraseContact(b *testing.B) {
 	db := MustOpen(b)
 	tn := storetest.MustCreateTenant(b, db)
 	rs := loadRecords(b, db, tn.ID, max(b.N, 10000))
 	var next atomic.Int64
 	ctx := context.Background()
+	setParallelism(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -139,12 +142,15 @@ func BenchmarkEraseContact(b *testing.B) {
 	})
 }
 
+// BenchmarkFindContacts measures FindContacts by a unique lookup at
+// concurrency 16 in a store of 10,000 records.
 func BenchmarkFindContacts(b *testing.B) {
 	db := MustOpen(b)
 	tn := storetest.MustCreateTenant(b, db)
 	rs := loadRecords(b, db, tn.ID, 10000)
 	var next atomic.Int64
 	ctx := context.Background()
+	setParallelism(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
