@@ -17,6 +17,12 @@ func NewID(now time.Time) string {
 	rand.Read(u[6:])
 	u[6] = (u[6] & 0x0f) | 0x70
 	u[8] = (u[8] & 0x3f) | 0x80
+	return IDString(u)
+}
+
+// IDString returns the canonical lower-case text of a UUID's 16 bytes.
+// Byte order and text order agree, so either sorts the same.
+func IDString(u [16]byte) string {
 	var s [36]byte
 	hex.Encode(s[0:8], u[0:4])
 	s[8] = '-'
@@ -28,6 +34,20 @@ func NewID(now time.Time) string {
 	s[23] = '-'
 	hex.Encode(s[24:36], u[10:16])
 	return string(s[:])
+}
+
+// IDBytes returns the 16 bytes of a canonical UUID, and false if id is not
+// one (see ValidID).
+func IDBytes(id string) (u [16]byte, ok bool) {
+	if !ValidID(id) {
+		return u, false
+	}
+	hex.Decode(u[0:4], []byte(id[0:8]))
+	hex.Decode(u[4:6], []byte(id[9:13]))
+	hex.Decode(u[6:8], []byte(id[14:18]))
+	hex.Decode(u[8:10], []byte(id[19:23]))
+	hex.Decode(u[10:16], []byte(id[24:36]))
+	return u, true
 }
 
 // ValidID reports whether s is a canonical lower-case UUID.

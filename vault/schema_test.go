@@ -86,6 +86,9 @@ func TestNewID(t *testing.T) {
 		if id[14] != '7' {
 			t.Fatalf("NewID() = %q, not version 7", id)
 		}
+		if u, ok := vault.IDBytes(id); !ok || vault.IDString(u) != id {
+			t.Fatalf("IDString(IDBytes(%q)) = %q, %v", id, vault.IDString(u), ok)
+		}
 		if seen[id] || id <= prev {
 			t.Fatalf("NewID() = %q after %q: not unique and ordered", id, prev)
 		}
@@ -94,6 +97,9 @@ func TestNewID(t *testing.T) {
 	for _, s := range []string{"", "x", "0190c0de-0000-7000-8000-00000000000G", "0190C0DE-0000-7000-8000-000000000000", "0190c0de+0000-7000-8000-000000000000"} {
 		if vault.ValidID(s) {
 			t.Errorf("ValidID(%q) = true", s)
+		}
+		if _, ok := vault.IDBytes(s); ok {
+			t.Errorf("IDBytes(%q) ok", s)
 		}
 	}
 }

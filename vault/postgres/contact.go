@@ -3,7 +3,6 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"slices"
 
@@ -355,12 +354,8 @@ func appendContactValues(vals []any, r *vault.Record) ([]any, error) {
 // uuidBytes returns the bytes of a valid UUID in text form. COPY's binary
 // format needs them: pgx encodes a string as a uuid only after a failed
 // attempt, which costs an error per row.
-func uuidBytes(id string) (u [16]byte) {
-	hex.Decode(u[0:4], []byte(id[0:8]))
-	hex.Decode(u[4:6], []byte(id[9:13]))
-	hex.Decode(u[6:8], []byte(id[14:18]))
-	hex.Decode(u[8:10], []byte(id[19:23]))
-	hex.Decode(u[10:16], []byte(id[24:36]))
+func uuidBytes(id string) [16]byte {
+	u, _ := vault.IDBytes(id)
 	return u
 }
 

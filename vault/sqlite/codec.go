@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -18,16 +17,11 @@ import (
 // packID returns the 16 bytes of the canonical UUID id, and false if id is
 // not one (vault.ValidID).
 func packID(id string) ([]byte, bool) {
-	if !vault.ValidID(id) {
+	u, ok := vault.IDBytes(id)
+	if !ok {
 		return nil, false
 	}
-	b := make([]byte, 16)
-	hex.Decode(b[0:4], []byte(id[0:8]))
-	hex.Decode(b[4:6], []byte(id[9:13]))
-	hex.Decode(b[6:8], []byte(id[14:18]))
-	hex.Decode(b[8:10], []byte(id[19:23]))
-	hex.Decode(b[10:16], []byte(id[24:36]))
-	return b, true
+	return u[:], true
 }
 
 // unpackID returns the canonical text of a stored id.
@@ -35,17 +29,7 @@ func unpackID(b []byte) (string, error) {
 	if len(b) != 16 {
 		return "", errors.New("stored contact id is not 16 bytes")
 	}
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:36], b[10:16])
-	return string(s[:]), nil
+	return vault.IDString([16]byte(b)), nil
 }
 
 // A record's lookups and tokens are stored in its row, packed, besides
