@@ -22,29 +22,6 @@ import (
 	"github.com/coffre/coffre/vault/storetest"
 )
 
-// auditLog fills db with a sequenced log of n entries (n > 256 gives a
-// stored node), a checkpoint of it and one pending entry, and returns the
-// tree.
-func auditLog(t *testing.T, db *postgres.DB, n int) *audit.Tree {
-	t.Helper()
-	tn := storetest.MustCreateTenant(t, db)
-	for done := 0; done < n; done += 100 {
-		es := make([]*vault.AuditEntry, min(100, n-done))
-		for i := range es {
-			es[i] = storetest.NewEntry(tn.ID, vault.ActionContactRead, vault.NewID(time.Now()))
-		}
-		if err := db.AppendAudit(t.Context(), es); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tree := storetest.SequenceAll(t, db)
-	if err := db.AddCheckpoint(t.Context(), &audit.StoredCheckpoint{Size: tree.Size(), Note: []byte("signed note")}); err != nil {
-		t.Fatal(err)
-	}
-	storetest.MustCreateContact(t, db, storetest.NewRecord(tn.ID))
-	return tree
-}
-
 // refusals are changes to the log that the database must refuse, on a log
 // whose entries 0 to 4 are sequenced and one entry is pending.
 var refusals = []struct{ name, sql string }{
@@ -106,7 +83,7 @@ func checkUnchanged(t *testing.T, db *postgres.DB, tree *audit.Tree) {
 // log holds: the triggers refuse it.
 func TestAppendOnly(t *testing.T) {
 	db, _ := pgtest.MustOpen(t)
-	tree := auditLog(t, db, 300)
+	tree := storetest.FillAuditLog(t, db, 300)
 	pool := postgres.Pool(db)
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
@@ -161,7 +138,7 @@ func TestAppendOnlyPrivileges(t *testing.T) {
 		t.Fatalf("store role is superuser = %t, %v; want a plain role", super, err)
 	}
 
-	tree := auditLog(t, db, 300)
+	tree := storetest.FillAuditLog(t, db, 300)
 	pool := postgres.Pool(db)
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
@@ -210,7 +187,7 @@ func withUser(t *testing.T, u, role string) string {
 // find. The triggers are back on afterwards.
 func TestTamper(t *testing.T) {
 	db, u := pgtest.MustOpen(t)
-	tree := auditLog(t, db, 300)
+	tree := storetest.FillAuditLog(t, db, 300)
 	ctx := t.Context()
 	n := tree.Size()
 
@@ -296,7 +273,7 @@ func TestAppendAuditAtomic(t *testing.T) {
 func TestSequenceAuditBatch(t *testing.T) {
 	db, _ := pgtest.MustOpen(t)
 	ctx := t.Context()
-	tree := auditLog(t, db, 10)
+	tree := storetest.FillAuditLog(t, db, 10)
 	head, _ := tree.MarshalBinary()
 	ps, err := db.PendingAudit(ctx, 10)
 	if err != nil || len(ps) != 1 {

@@ -18,29 +18,6 @@ import (
 	"github.com/coffre/coffre/vault/storetest"
 )
 
-// auditLog fills db with a sequenced log of n entries (n > 256 gives a
-// stored node), a checkpoint of it and one pending entry, and returns the
-// tree.
-func auditLog(t *testing.T, db *sqlite.DB, n int) *audit.Tree {
-	t.Helper()
-	tn := storetest.MustCreateTenant(t, db)
-	for done := 0; done < n; done += 100 {
-		es := make([]*vault.AuditEntry, min(100, n-done))
-		for i := range es {
-			es[i] = storetest.NewEntry(tn.ID, vault.ActionContactRead, vault.NewID(time.Now()))
-		}
-		if err := db.AppendAudit(t.Context(), es); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tree := storetest.SequenceAll(t, db)
-	if err := db.AddCheckpoint(t.Context(), &audit.StoredCheckpoint{Size: tree.Size(), Note: []byte("signed note")}); err != nil {
-		t.Fatal(err)
-	}
-	storetest.MustCreateContact(t, db, storetest.NewRecord(tn.ID))
-	return tree
-}
-
 // refusals are changes to the log that the database must refuse, on a log
 // of 300 sequenced entries, one pending, one node and one checkpoint.
 var refusals = []struct{ name, sql string }{
@@ -108,7 +85,7 @@ func checkUnchanged(t *testing.T, db *sqlite.DB, tree *audit.Tree) {
 // log holds: the triggers refuse it.
 func TestAppendOnly(t *testing.T) {
 	db := MustOpen(t)
-	tree := auditLog(t, db, 300)
+	tree := storetest.FillAuditLog(t, db, 300)
 	w := sqlite.Writer(t, db)
 	for _, r := range refusals {
 		t.Run(r.name, func(t *testing.T) {
@@ -128,7 +105,7 @@ func TestAppendOnly(t *testing.T) {
 // query_only, cannot write to the log at all, nor to the head.
 func TestAppendOnly_Reader(t *testing.T) {
 	db := MustOpen(t)
-	tree := auditLog(t, db, 10)
+	tree := storetest.FillAuditLog(t, db, 10)
 	for _, q := range []string{`DELETE FROM audit_entries`, `UPDATE audit_head SET tree = NULL`,
 		`INSERT INTO audit_nodes (level, idx, hash) VALUES (8, 5, zeroblob(32))`} {
 		if _, err := sqlite.Reader(db).ExecContext(t.Context(), q); err == nil || !strings.Contains(err.Error(), "readonly") {
@@ -292,7 +269,7 @@ func TestTamper(t *testing.T) {
 	})
 	t.Run("TriggersBack", func(t *testing.T) {
 		db := MustOpen(t)
-		tree := auditLog(t, db, 300)
+		tree := storetest.FillAuditLog(t, db, 300)
 		var path string
 		if err := sqlite.Writer(t, db).QueryRowContext(t.Context(), `SELECT file FROM pragma_database_list WHERE name = 'main'`).Scan(&path); err != nil {
 			t.Fatal(err)
@@ -321,7 +298,7 @@ func TestTamper(t *testing.T) {
 func TestSequenceAuditBatch(t *testing.T) {
 	db := MustOpen(t)
 	ctx := t.Context()
-	tree := auditLog(t, db, 10)
+	tree := storetest.FillAuditLog(t, db, 10)
 	head, _ := tree.MarshalBinary()
 	ps, err := db.PendingAudit(ctx, 10)
 	if err != nil || len(ps) != 1 {

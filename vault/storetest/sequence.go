@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/audit"
+	"github.com/coffre/coffre/vault"
 )
 
 // Sequence numbers the pending entries of s as the audit log's sequencer
@@ -219,4 +220,27 @@ func checkHashes(tb testing.TB, call string, got, want [][]byte) {
 			return
 		}
 	}
+}
+
+// FillAuditLog fills s with a sequenced log of n entries (n > 256 gives a
+// stored node), a checkpoint of it and one pending entry (from a contact
+// create), for tests of a store's append-only rules; it returns the tree.
+func FillAuditLog(t *testing.T, s vault.Store, n int) *audit.Tree {
+	t.Helper()
+	tn := MustCreateTenant(t, s)
+	for done := 0; done < n; done += 100 {
+		es := make([]*vault.AuditEntry, min(100, n-done))
+		for i := range es {
+			es[i] = NewEntry(tn.ID, vault.ActionContactRead, vault.NewID(time.Now()))
+		}
+		if err := s.AppendAudit(t.Context(), es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tree := SequenceAll(t, s)
+	if err := s.AddCheckpoint(t.Context(), &audit.StoredCheckpoint{Size: tree.Size(), Note: []byte("signed note")}); err != nil {
+		t.Fatal(err)
+	}
+	MustCreateContact(t, s, NewRecord(tn.ID))
+	return tree
 }
