@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/coffre/coffre/audit"
 	"github.com/coffre/coffre/vault"
 	"github.com/coffre/coffre/vault/postgres"
 	"github.com/coffre/coffre/vault/postgres/pgtest"
@@ -63,21 +62,6 @@ func checkRefused(t *testing.T, call string, err error, want string) {
 	}
 }
 
-// checkUnchanged reports an error unless db still holds the log tree
-// with one checkpoint and one pending entry.
-func checkUnchanged(t *testing.T, db *postgres.DB, tree *audit.Tree) {
-	t.Helper()
-	if got := storetest.CheckLog(t, db); got.Size() != tree.Size() || !bytes.Equal(got.Root(), tree.Root()) {
-		t.Errorf("log = size %d root %x, want size %d root %x", got.Size(), got.Root(), tree.Size(), tree.Root())
-	}
-	if ps, err := db.PendingAudit(t.Context(), 10); err != nil || len(ps) != 1 {
-		t.Errorf("PendingAudit = %d entries, %v; want 1", len(ps), err)
-	}
-	if cs, err := db.Checkpoints(t.Context(), 0, tree.Size()); err != nil || len(cs) != 1 || string(cs[0].Note) != "signed note" {
-		t.Errorf("Checkpoints = %d, %v; want the one stored", len(cs), err)
-	}
-}
-
 // TestAppendOnly checks that the application's own connections, as the
 // superuser the test database runs as, cannot change or remove what the
 // log holds: the triggers refuse it.
@@ -91,7 +75,7 @@ func TestAppendOnly(t *testing.T) {
 			checkRefused(t, r.sql, err, "append-only")
 		})
 	}
-	checkUnchanged(t, db, tree)
+	storetest.CheckFilledLog(t, db, tree)
 	// The sequencer's own update still goes through.
 	if got := storetest.SequenceAll(t, db); got.Size() != tree.Size()+1 {
 		t.Errorf("tree size after sequencing = %d, want %d", got.Size(), tree.Size()+1)
@@ -152,7 +136,7 @@ func TestAppendOnlyPrivileges(t *testing.T) {
 			checkRefused(t, r.sql, err, want)
 		})
 	}
-	checkUnchanged(t, db, tree)
+	storetest.CheckFilledLog(t, db, tree)
 
 	// Everything else works under the role.
 	tn := storetest.MustCreateTenant(t, db)
@@ -264,57 +248,6 @@ func TestAppendAuditAtomic(t *testing.T) {
 	}
 	if ps, err := db.PendingAudit(t.Context(), 10); err != nil || len(ps) != 0 {
 		t.Errorf("PendingAudit after a refused batch = %d entries, %v; want none", len(ps), err)
-	}
-}
-
-// TestSequenceAuditBatch checks the checks SequenceAudit makes of a batch
-// before writing: its head must extend the previous one by exactly its
-// entries, numbered in the new range.
-func TestSequenceAuditBatch(t *testing.T) {
-	db, _ := pgtest.MustOpen(t)
-	ctx := t.Context()
-	tree := storetest.FillAuditLog(t, db, 10)
-	head, _ := tree.MarshalBinary()
-	ps, err := db.PendingAudit(ctx, 10)
-	if err != nil || len(ps) != 1 {
-		t.Fatalf("PendingAudit = %d, %v", len(ps), err)
-	}
-	e := *ps[0].Entry
-	e.Seq = tree.Size()
-	leaf, _ := e.LeafHash()
-	next, nodes, _ := tree.Append(leaf)
-	nextHead, _ := next.MarshalBinary()
-	further, _, _ := next.Append(leaf)
-	furtherHead, _ := further.MarshalBinary()
-	ok := audit.Sequenced{ID: ps[0].ID, Seq: e.Seq, LeafHash: leaf}
-	for _, tt := range []struct {
-		name    string
-		prev    []byte
-		entries []audit.Sequenced
-		head    []byte
-	}{
-		{"SeqBelowHead", head, []audit.Sequenced{{ID: ok.ID, Seq: e.Seq - 1, LeafHash: leaf}}, nextHead},
-		{"SeqPastHead", head, []audit.Sequenced{{ID: ok.ID, Seq: e.Seq + 1, LeafHash: leaf}}, nextHead},
-		{"HeadTooLarge", head, []audit.Sequenced{ok}, furtherHead},
-		{"HeadNotExtending", head, nil, nextHead},
-		{"ShortLeaf", head, []audit.Sequenced{{ID: ok.ID, Seq: e.Seq, LeafHash: leaf[:31]}}, nextHead},
-		{"BadHead", head, []audit.Sequenced{ok}, []byte("not a tree")},
-		{"BadPrevHead", []byte("not a tree"), []audit.Sequenced{ok}, nextHead},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			err := db.SequenceAudit(ctx, tt.prev, tt.entries, nodes, tt.head)
-			if vault.ErrorCode(err) != vault.EINVALID {
-				t.Errorf("SequenceAudit = %v, want EINVALID", err)
-			}
-		})
-	}
-	badNode := []audit.Node{{Level: 3, Index: 0, Hash: leaf}}
-	if err := db.SequenceAudit(ctx, head, []audit.Sequenced{ok}, badNode, nextHead); vault.ErrorCode(err) != vault.EINVALID {
-		t.Errorf("SequenceAudit(node at level 3) = %v, want EINVALID", err)
-	}
-	checkUnchanged(t, db, tree)
-	if err := db.SequenceAudit(ctx, head, []audit.Sequenced{ok}, nodes, nextHead); err != nil {
-		t.Errorf("SequenceAudit(good batch) = %v, want nil", err)
 	}
 }
 

@@ -79,6 +79,12 @@ func (db *DB) AuditHead(ctx context.Context) ([]byte, error) {
 func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audit.Sequenced, nodes []audit.Node, head []byte) error {
 	ids, seqs, leaves, err := sequencedArrays(prevHead, entries, head)
 	if err != nil {
+		// A batch that does not extend prevHead is invalid only when
+		// prevHead is the stored head; otherwise the sequencer is stale,
+		// and ErrHeadMoved tells it to reload rather than give up.
+		if stored, serr := db.AuditHead(ctx); serr == nil && !bytes.Equal(stored, prevHead) {
+			return fmt.Errorf("postgres.SequenceAudit: %w", audit.ErrHeadMoved)
+		}
 		return fmt.Errorf("postgres.SequenceAudit: %w", err)
 	}
 	levels, idxs, hashes, err := nodeArrays(nodes)

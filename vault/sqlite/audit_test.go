@@ -65,21 +65,6 @@ func checkRefused(t *testing.T, call string, err error) {
 	}
 }
 
-// checkUnchanged reports an error unless db still holds the log tree
-// with one checkpoint and one pending entry.
-func checkUnchanged(t *testing.T, db *sqlite.DB, tree *audit.Tree) {
-	t.Helper()
-	if got := storetest.CheckLog(t, db); got.Size() != tree.Size() || !bytes.Equal(got.Root(), tree.Root()) {
-		t.Errorf("log = size %d root %x, want size %d root %x", got.Size(), got.Root(), tree.Size(), tree.Root())
-	}
-	if ps, err := db.PendingAudit(t.Context(), 10); err != nil || len(ps) != 1 {
-		t.Errorf("PendingAudit = %d entries, %v; want 1", len(ps), err)
-	}
-	if cs, err := db.Checkpoints(t.Context(), 0, tree.Size()); err != nil || len(cs) != 1 || string(cs[0].Note) != "signed note" {
-		t.Errorf("Checkpoints = %d, %v; want the one stored", len(cs), err)
-	}
-}
-
 // TestAppendOnly checks that a connection with the settings of the
 // store's writer, which every write has, cannot change or remove what the
 // log holds: the triggers refuse it.
@@ -93,7 +78,7 @@ func TestAppendOnly(t *testing.T) {
 			checkRefused(t, r.sql, err)
 		})
 	}
-	checkUnchanged(t, db, tree)
+	storetest.CheckFilledLog(t, db, tree)
 	// The sequencer's own update still goes through.
 	if got := storetest.SequenceAll(t, db); got.Size() != tree.Size()+1 {
 		t.Errorf("tree size after sequencing = %d, want %d", got.Size(), tree.Size()+1)
@@ -287,64 +272,8 @@ func TestTamper(t *testing.T) {
 		if before != after || before < 9 {
 			t.Errorf("triggers before and after Tamper = %d, %d; want the same, at least 9", before, after)
 		}
-		checkUnchanged(t, db, tree)
+		storetest.CheckFilledLog(t, db, tree)
 	})
-}
-
-// TestSequenceAuditBatch checks the checks SequenceAudit makes of a batch
-// before writing: its head must extend the previous one by exactly its
-// entries, numbered in the new range. A previous head that is not the
-// stored one is ErrHeadMoved, whatever it holds.
-func TestSequenceAuditBatch(t *testing.T) {
-	db := MustOpen(t)
-	ctx := t.Context()
-	tree := storetest.FillAuditLog(t, db, 10)
-	head, _ := tree.MarshalBinary()
-	ps, err := db.PendingAudit(ctx, 10)
-	if err != nil || len(ps) != 1 {
-		t.Fatalf("PendingAudit = %d, %v", len(ps), err)
-	}
-	e := *ps[0].Entry
-	e.Seq = tree.Size()
-	leaf, _ := e.LeafHash()
-	next, nodes, _ := tree.Append(leaf)
-	nextHead, _ := next.MarshalBinary()
-	further, _, _ := next.Append(leaf)
-	furtherHead, _ := further.MarshalBinary()
-	ok := audit.Sequenced{ID: ps[0].ID, Seq: e.Seq, LeafHash: leaf}
-	for _, tt := range []struct {
-		name    string
-		prev    []byte
-		entries []audit.Sequenced
-		nodes   []audit.Node
-		head    []byte
-		want    error
-	}{
-		{"SeqBelowHead", head, []audit.Sequenced{{ID: ok.ID, Seq: e.Seq - 1, LeafHash: leaf}}, nodes, nextHead, nil},
-		{"SeqPastHead", head, []audit.Sequenced{{ID: ok.ID, Seq: e.Seq + 1, LeafHash: leaf}}, nodes, nextHead, nil},
-		{"HeadTooLarge", head, []audit.Sequenced{ok}, nodes, furtherHead, nil},
-		{"HeadNotExtending", head, nil, nodes, nextHead, nil},
-		{"ShortLeaf", head, []audit.Sequenced{{ID: ok.ID, Seq: e.Seq, LeafHash: leaf[:31]}}, nodes, nextHead, nil},
-		{"BadHead", head, []audit.Sequenced{ok}, nodes, []byte("not a tree"), nil},
-		{"NodeAtLevel3", head, []audit.Sequenced{ok}, []audit.Node{{Level: 3, Index: 0, Hash: leaf}}, nextHead, nil},
-		{"BadPrevHead", []byte("not a tree"), []audit.Sequenced{ok}, nodes, nextHead, audit.ErrHeadMoved},
-		{"NilPrevHead", nil, []audit.Sequenced{ok}, nodes, nextHead, audit.ErrHeadMoved},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			err := db.SequenceAudit(ctx, tt.prev, tt.entries, tt.nodes, tt.head)
-			switch {
-			case tt.want != nil && !errors.Is(err, tt.want):
-				t.Errorf("SequenceAudit = %v, want %v", err, tt.want)
-			case tt.want == nil && vault.ErrorCode(err) != vault.EINVALID:
-				t.Errorf("SequenceAudit = %v, want EINVALID", err)
-			}
-		})
-	}
-	checkUnchanged(t, db, tree)
-	if err := db.SequenceAudit(ctx, head, []audit.Sequenced{ok}, nodes, nextHead); err != nil {
-		t.Errorf("SequenceAudit(good batch) = %v, want nil", err)
-	}
-	storetest.CheckLog(t, db)
 }
 
 // TestMigrateAuditEntries checks that entries written under the first

@@ -419,3 +419,60 @@ func checkCheckpoint(t testing.TB, call string, got, want *audit.StoredCheckpoin
 			got.Size, short(got.Note), got.CreatedAt, want.Size, short(want.Note), want.CreatedAt)
 	}
 }
+
+// testSequenceBatch checks the checks SequenceAudit makes of a batch before
+// writing: its head must extend the previous one by exactly its entries,
+// numbered in the new range, and its nodes must be at stored levels. A
+// previous head that is not the stored one is ErrHeadMoved, whatever it
+// holds, so that the sequencer reloads rather than gives up.
+func testSequenceBatch(t *testing.T, open func(t *testing.T) vault.Store) {
+	s := open(t)
+	ctx := t.Context()
+	tree := FillAuditLog(t, s, 10)
+	head, _ := tree.MarshalBinary()
+	ps, err := s.PendingAudit(ctx, 10)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("PendingAudit = %d, %v", len(ps), err)
+	}
+	e := *ps[0].Entry
+	e.Seq = tree.Size()
+	leaf, _ := e.LeafHash()
+	next, nodes, _ := tree.Append(leaf)
+	nextHead, _ := next.MarshalBinary()
+	further, _, _ := next.Append(leaf)
+	furtherHead, _ := further.MarshalBinary()
+	ok := audit.Sequenced{ID: ps[0].ID, Seq: e.Seq, LeafHash: leaf}
+	for _, tt := range []struct {
+		name    string
+		prev    []byte
+		entries []audit.Sequenced
+		nodes   []audit.Node
+		head    []byte
+		want    error
+	}{
+		{"SeqBelowHead", head, []audit.Sequenced{{ID: ok.ID, Seq: e.Seq - 1, LeafHash: leaf}}, nodes, nextHead, nil},
+		{"SeqPastHead", head, []audit.Sequenced{{ID: ok.ID, Seq: e.Seq + 1, LeafHash: leaf}}, nodes, nextHead, nil},
+		{"HeadTooLarge", head, []audit.Sequenced{ok}, nodes, furtherHead, nil},
+		{"HeadNotExtending", head, nil, nodes, nextHead, nil},
+		{"ShortLeaf", head, []audit.Sequenced{{ID: ok.ID, Seq: e.Seq, LeafHash: leaf[:31]}}, nodes, nextHead, nil},
+		{"BadHead", head, []audit.Sequenced{ok}, nodes, []byte("not a tree"), nil},
+		{"NodeAtLevel3", head, []audit.Sequenced{ok}, []audit.Node{{Level: 3, Index: 0, Hash: leaf}}, nextHead, nil},
+		{"BadPrevHead", []byte("not a tree"), []audit.Sequenced{ok}, nodes, nextHead, audit.ErrHeadMoved},
+		{"NilPrevHead", nil, []audit.Sequenced{ok}, nodes, nextHead, audit.ErrHeadMoved},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.SequenceAudit(ctx, tt.prev, tt.entries, tt.nodes, tt.head)
+			switch {
+			case tt.want != nil && !errors.Is(err, tt.want):
+				t.Errorf("SequenceAudit = %v, want %v", err, tt.want)
+			case tt.want == nil && vault.ErrorCode(err) != vault.EINVALID:
+				t.Errorf("SequenceAudit = %v, want EINVALID", err)
+			}
+		})
+	}
+	CheckFilledLog(t, s, tree)
+	if err := s.SequenceAudit(ctx, head, []audit.Sequenced{ok}, nodes, nextHead); err != nil {
+		t.Errorf("SequenceAudit(good batch) = %v, want nil", err)
+	}
+	CheckLog(t, s)
+}

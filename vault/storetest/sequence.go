@@ -244,3 +244,18 @@ func FillAuditLog(t *testing.T, s vault.Store, n int) *audit.Tree {
 	MustCreateContact(t, s, NewRecord(tn.ID))
 	return tree
 }
+
+// CheckFilledLog reports an error unless s still holds what FillAuditLog
+// made: the log tree, its one checkpoint and the one pending entry.
+func CheckFilledLog(t *testing.T, s vault.Store, tree *audit.Tree) {
+	t.Helper()
+	if got := CheckLog(t, s); got.Size() != tree.Size() || !bytes.Equal(got.Root(), tree.Root()) {
+		t.Errorf("log = size %d root %x, want size %d root %x", got.Size(), got.Root(), tree.Size(), tree.Root())
+	}
+	if ps, err := s.PendingAudit(t.Context(), 10); err != nil || len(ps) != 1 {
+		t.Errorf("PendingAudit = %d entries, %v; want 1", len(ps), err)
+	}
+	if cs, err := s.Checkpoints(t.Context(), 0, tree.Size()); err != nil || len(cs) != 1 || string(cs[0].Note) != "signed note" {
+		t.Errorf("Checkpoints = %d, %v; want the one stored", len(cs), err)
+	}
+}
