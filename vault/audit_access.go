@@ -120,7 +120,7 @@ func (s *Service) ExportAudit(ctx context.Context, p *Principal, w io.Writer, pr
 
 // auditAccess authorises an audit action and checks a log is set.
 func (s *Service) auditAccess(ctx context.Context, p *Principal, action string) (*Decision, error) {
-	d, err := s.authorize(ctx, p, action, "", Resource{TenantID: principalTenant(p)})
+	d, err := s.authorize(ctx, p, action, "", Resource{Kind: KindAudit, TenantID: principalTenant(p)})
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,8 @@ type Schema struct {
 	Fields   []*Field `json:"fields"`
 	Consents []string `json:"consents"`
 
-	byName map[string]*Field
+	byName   map[string]*Field
+	hasScope bool
 }
 
 // Field describes one contact field.
@@ -62,6 +63,10 @@ type Field struct {
 	Unique bool `json:"unique,omitempty"`
 	// Segment is "", SegmentExact or SegmentYear.
 	Segment string `json:"segment,omitempty"`
+	// Scope names the principal attribute that limits access by this
+	// field (e.g. "districts": a volunteer reaches only the contacts whose
+	// district is one of theirs). It needs an exact segment.
+	Scope string `json:"scope,omitempty"`
 	// Values lists the allowed values of an enum or tags field; empty
 	// means any value for tags.
 	Values    []string `json:"values,omitempty"`
@@ -135,6 +140,7 @@ func ParseSchema(b []byte) (*Schema, error) {
 			}
 		}
 		s.byName[f.Name] = f
+		s.hasScope = s.hasScope || f.Scope != ""
 	}
 	for _, c := range s.Consents {
 		if !fieldNameRE.MatchString(c) {
@@ -182,6 +188,9 @@ func (f *Field) check() error {
 		}
 	default:
 		return fmt.Errorf("unknown segment kind %q", f.Segment)
+	}
+	if f.Scope != "" && (f.Segment != SegmentExact || f.List() || !fieldNameRE.MatchString(f.Scope)) {
+		return fmt.Errorf("scope %q needs a single-valued field with an exact segment and an attribute name", f.Scope)
 	}
 	if f.Retention != "" {
 		if _, err := ParseRetention(f.Retention); err != nil {

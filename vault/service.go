@@ -24,6 +24,7 @@ type Service struct {
 
 	tenants sync.Map // tenant id -> TenantKeys
 	tokens  tokenCache
+	scopes  scopeCache
 	audit   auditWriter
 	log     AuditLog
 }
@@ -87,7 +88,7 @@ func (s *Service) GetContact(ctx context.Context, p *Principal, purpose, id stri
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.authorize(ctx, p, ActionContactRead, purpose, resourceOf(r))
+	d, err := s.authorize(ctx, p, ActionContactRead, purpose, resourceOf(p, r))
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +112,7 @@ func (s *Service) UpdateContact(ctx context.Context, p *Principal, purpose, id s
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.authorize(ctx, p, ActionContactUpdate, purpose, resourceOf(r))
+	d, err := s.authorize(ctx, p, ActionContactUpdate, purpose, resourceOf(p, r))
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +158,7 @@ func (s *Service) EraseContact(ctx context.Context, p *Principal, purpose, id st
 	if err != nil {
 		return err
 	}
-	d, err := s.authorize(ctx, p, ActionContactErase, purpose, resourceOf(r))
+	d, err := s.authorize(ctx, p, ActionContactErase, purpose, resourceOf(p, r))
 	if err != nil {
 		return err
 	}
@@ -205,7 +206,7 @@ func (s *Service) SearchContacts(ctx context.Context, p *Principal, purpose stri
 	entries := make([]*AuditEntry, 0, len(rs)+1)
 	entries = append(entries, s.entry(ctx, p, ActionContactSearch, purpose, "", []string{name}, nil))
 	for _, r := range rs {
-		d, err := s.authorize(ctx, p, ActionContactRead, purpose, resourceOf(r))
+		d, err := s.authorize(ctx, p, ActionContactRead, purpose, resourceOf(p, r))
 		if ErrorCode(err) == EFORBIDDEN || ErrorCode(err) == ENOTFOUND {
 			continue
 		} else if err != nil {
@@ -268,8 +269,9 @@ func (s *Service) record(ctx context.Context, p *Principal, id string) (*Record,
 }
 
 // authorize asks the authoriser and turns a denial into an error: another
-// tenant's resource is ENOTFOUND (its existence is not revealed), any other
-// denial EFORBIDDEN. An authoriser error denies.
+// tenant's resource, or one the decision conceals, is ENOTFOUND (its
+// existence is not revealed), any other denial EFORBIDDEN. An authoriser
+// error denies.
 func (s *Service) authorize(ctx context.Context, p *Principal, action, purpose string, res Resource) (*Decision, error) {
 	if p == nil {
 		return nil, Errorf(EUNAUTHORIZED, "Authentication required.")
@@ -277,11 +279,27 @@ func (s *Service) authorize(ctx context.Context, p *Principal, action, purpose s
 	if res.TenantID != p.TenantID {
 		return nil, Errorf(ENOTFOUND, "Not found.")
 	}
-	d, err := s.authz.Authorize(ctx, &AuthzRequest{Principal: p, Action: action, Purpose: purpose, Resource: res})
+	if res.Kind == "" {
+		res.Kind = KindContact
+	}
+	req := &AuthzRequest{Principal: p, Action: action, Purpose: purpose, Resource: res}
+	if res.Kind == KindContact {
+		var err error
+		if req.Scope, err = s.principalScope(ctx, p); err != nil {
+			return nil, err
+		}
+		if res.ContactID != "" {
+			req.Resource.Tokens = ResourceScope(req.Scope, res.recordTokens)
+		}
+	}
+	d, err := s.authz.Authorize(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("vault.authorize: no decision for %s: %w", action, err)
 	}
 	if !d.Allow {
+		if d.Conceal {
+			return nil, Errorf(ENOTFOUND, "Not found.")
+		}
 		msg := "Not allowed."
 		if d.Reason != "" {
 			msg = "Not allowed: " + d.Reason
@@ -291,10 +309,34 @@ func (s *Service) authorize(ctx context.Context, p *Principal, action, purpose s
 	return d, nil
 }
 
-func resourceOf(r *Record) Resource {
-	res := Resource{TenantID: r.TenantID, ContactID: r.ID, Flags: r.Flags, Consents: make(map[string]bool, len(r.Consents))}
+// principalScope returns the segmentation tokens of p's scoping
+// attributes (AuthzRequest.Scope), computed once per principal.
+func (s *Service) principalScope(ctx context.Context, p *Principal) (map[string][]string, error) {
+	if !s.schema.hasScope {
+		return nil, nil
+	}
+	key := s.schema.scopeKey(p)
+	if sc, ok := s.scopes.get(key); ok {
+		return sc, nil
+	}
+	tk, err := s.tenantKeys(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	sc := s.schema.PrincipalScope(p.Attributes, tk.SegmentToken)
+	s.scopes.put(key, sc)
+	return sc, nil
+}
+
+// resourceOf describes a stored contact to the authoriser, as p sees it.
+func resourceOf(p *Principal, r *Record) Resource {
+	res := Resource{Kind: KindContact, TenantID: r.TenantID, ContactID: r.ID, Flags: r.Flags,
+		Consents: make(map[string]bool, len(r.Consents)), recordTokens: r.Tokens}
 	for k, c := range r.Consents {
 		res.Consents[k] = c.Granted
+	}
+	if p != nil {
+		res.Self = slices.Contains(p.Attributes[SubjectAttribute], r.ID)
 	}
 	return res
 }

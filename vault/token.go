@@ -58,7 +58,7 @@ func (s *Service) CreateToken(ctx context.Context, p *Principal, spec TokenSpec)
 	}
 	defer s.recordFailure(ctx, p, ActionTokenCreate, "", "", &err)
 	spec.TenantID = p.TenantID
-	d, err := s.authorize(ctx, p, ActionTokenCreate, "", Resource{TenantID: p.TenantID})
+	d, err := s.authorize(ctx, p, ActionTokenCreate, "", Resource{Kind: KindToken, TenantID: p.TenantID})
 	if err != nil {
 		return "", nil, err
 	}
