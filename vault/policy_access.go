@@ -29,12 +29,16 @@ func (s *Service) Policy(ctx context.Context, p *Principal) (_ *PolicyInfo, err 
 // own account, such as policy reloads.
 const SystemActor = "system"
 
+// InstanceTenant is the tenant of audit entries that concern the whole
+// instance rather than one tenant. No real tenant can have this id.
+const InstanceTenant = "_instance"
+
 // RecordPolicyReload writes the audit entry of a policy reload attempt:
 // outcome ok with the new revision, or error with the revision that stays
-// in force. The entry belongs to no tenant: it concerns the whole
-// instance.
+// in force. The entry is InstanceTenant's: the policy applies to every
+// tenant, and every tenant's entries name the revision that decided them.
 func (s *Service) RecordPolicyReload(ctx context.Context, revision string, reloadErr error) error {
-	e := &AuditEntry{Time: s.now(), ActorID: SystemActor, ActorRole: SystemActor, Action: ActionPolicyReload,
+	e := &AuditEntry{Time: s.now(), TenantID: InstanceTenant, ActorID: SystemActor, ActorRole: SystemActor, Action: ActionPolicyReload,
 		Outcome: OutcomeOK, PolicyRevision: revision, RequestID: RequestID(ctx)}
 	if reloadErr != nil {
 		e.Outcome = OutcomeError

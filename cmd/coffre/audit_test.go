@@ -201,7 +201,7 @@ func exists(p string) bool {
 type auditVault struct {
 	b        *backend
 	s        *server
-	admin    string // admin token of tenant default
+	agent    string // agent token of tenant default
 	dpo      string // dpo token of tenant default
 	vkey     string
 	dir      string // a scratch folder for exports and checkpoints
@@ -214,7 +214,7 @@ type auditVault struct {
 func newAuditVault(t *testing.T, b *backend) *auditVault {
 	t.Helper()
 	s := serve(t, b.env)
-	v := &auditVault{b: b, s: s, admin: strings.TrimSpace(s.stdout.String()), dir: t.TempDir()}
+	v := &auditVault{b: b, s: s, agent: agentToken(t, b.env, "default"), dir: t.TempDir()}
 	out, _ := mustRun(t, b.env, "token", "create", "--tenant", "default", "--role", "dpo")
 	v.dpo = strings.TrimSpace(out)
 	out, _ = mustRun(t, b.env, "token", "create", "--tenant", "autre", "--role", "agent")
@@ -227,7 +227,7 @@ func newAuditVault(t *testing.T, b *backend) *auditVault {
 			ID string `json:"id"`
 		}
 		in := map[string]any{"fields": map[string]any{"given_name": fmt.Sprintf("Audité%d", i), "district": "d3"}}
-		if code := call(t, "POST", s.url+"/v1/contacts", v.admin, in, &c); code != http.StatusCreated {
+		if code := call(t, "POST", s.url+"/v1/contacts", v.agent, in, &c); code != http.StatusCreated {
 			t.Fatalf("create: status %d", code)
 		}
 		v.contacts = append(v.contacts, c.ID)
@@ -242,7 +242,7 @@ func newAuditVault(t *testing.T, b *backend) *auditVault {
 			defer wg.Done()
 			for i := w; i < 300; i += 8 {
 				req, _ := http.NewRequest("GET", s.url+"/v1/contacts/"+v.contacts[i%10], nil)
-				req.Header.Set("Authorization", "Bearer "+v.admin)
+				req.Header.Set("Authorization", "Bearer "+v.agent)
 				req.Header.Set("Coffre-Purpose", "casework")
 				resp, err := http.DefaultClient.Do(req)
 				if err != nil {

@@ -316,7 +316,7 @@ func (b *bench) failure(what string, res result, detail string) error {
 	case http.StatusUnauthorized:
 		msg += ": check --token"
 	case http.StatusForbidden:
-		msg += ": the token's role may not do this; use an admin or agent token"
+		msg += ": the token's role or purposes may not do this; use an agent token (coffre token create --role agent)"
 	case http.StatusNotFound:
 		msg += ": check --url"
 	}

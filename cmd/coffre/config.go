@@ -29,6 +29,9 @@ const (
 	// precedence over the data folder's root.key; when both exist they must
 	// hold the same key.
 	EnvRootKey = "COFFRE_ROOT_KEY"
+	// EnvPolicyDir names the directory of the policy bundle (--policy-dir);
+	// without it the default policy built into the binary applies.
+	EnvPolicyDir = "COFFRE_POLICY_DIR"
 	// EnvToken holds the bearer token of coffre bench (--token).
 	EnvToken = "COFFRE_TOKEN"
 )
@@ -46,6 +49,7 @@ type storeConfig struct {
 	dataDir     string
 	databaseURL string
 	schemaFile  string
+	policyDir   string
 }
 
 // storeFlags registers --data-dir, --database-url and, with schema set,
@@ -61,6 +65,11 @@ func storeFlags(fl *flagSet, schema bool) *storeConfig {
 	return c
 }
 
+// policyFlag registers --policy-dir.
+func policyFlag(fl *flagSet, c *storeConfig) {
+	fl.StringVar(&c.policyDir, "policy-dir", "", "directory of the Rego policy bundle (default $"+EnvPolicyDir+", else the default policy built in)")
+}
+
 // resolve fills defaults from the environment and checks the values.
 func (m *Main) resolve(c *storeConfig) error {
 	if c.dataDir == "" {
@@ -71,6 +80,9 @@ func (m *Main) resolve(c *storeConfig) error {
 	}
 	if c.databaseURL == "" {
 		c.databaseURL = m.Getenv(EnvDatabaseURL)
+	}
+	if c.policyDir == "" {
+		c.policyDir = m.Getenv(EnvPolicyDir)
 	}
 	if u := c.databaseURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 		// Never echo the URL: it may hold a password.
@@ -183,13 +195,18 @@ func (m *Main) openStore(ctx context.Context, c *storeConfig) (vault.Store, erro
 	return db, nil
 }
 
-// newService returns the service over store with the root key.
-func (m *Main) newService(store vault.Store, key keyring.RootKey, schema *vault.Schema) (*vault.Service, error) {
+// newService returns the service over store with the root key, its
+// decisions made by the policy of c.
+func (m *Main) newService(ctx context.Context, c *storeConfig, store vault.Store, key keyring.RootKey, schema *vault.Schema) (*vault.Service, error) {
 	kr, err := keyring.New(key)
 	if err != nil {
 		return nil, fmt.Errorf("root key: %w", err)
 	}
-	svc := vault.NewService(store, kr, &vault.RoleAuthorizer{Schema: schema}, schema)
+	authz, err := m.policyEngine(ctx, c, schema)
+	if err != nil {
+		return nil, err
+	}
+	svc := vault.NewService(store, kr, authz, schema)
 	svc.Now = m.Now
 	return svc, nil
 }
@@ -217,7 +234,7 @@ func (m *Main) openVault(ctx context.Context, c *storeConfig, wrap func(vault.St
 	if wrap != nil {
 		inner = wrap(store)
 	}
-	svc, err := m.newService(inner, key, schema)
+	svc, err := m.newService(ctx, c, inner, key, schema)
 	if err != nil {
 		store.Close()
 		return nil, nil, err

@@ -147,7 +147,7 @@ func (m *Main) initialise(ctx context.Context, c *storeConfig, tenant, origin st
 	} else if cp != nil {
 		return nil, nil, "", fmt.Errorf("the database already holds a signed audit log: put its key (%s and %s) in the data folder instead of initialising", auditKeyFile, auditPubFile)
 	}
-	svc, err := m.newService(store, key, schema)
+	svc, err := m.newService(ctx, c, store, key, schema)
 	if err != nil {
 		return nil, nil, "", err
 	}

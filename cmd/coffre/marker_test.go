@@ -70,7 +70,7 @@ func (ms markerSet) find(b []byte) []string {
 func TestNoPlaintextAtRest(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		s := serve(t, b.env)
-		token := strings.TrimSpace(s.stdout.String())
+		token := agentToken(t, b.env, "default")
 		ms := markerSet{}
 		var sent strings.Builder // what the test sent: the positive control
 
@@ -326,7 +326,7 @@ func scanPostgres(t *testing.T, url string, check func(where string, b []byte)) 
 func TestBench_SQLiteNoErrors(t *testing.T) {
 	env := map[string]string{main.EnvDataDir: filepath.Join(t.TempDir(), "data")}
 	s := serve(t, env)
-	token := strings.TrimSpace(s.stdout.String())
+	token := agentToken(t, env, "default")
 	duration := "3s"
 	if testing.Short() {
 		duration = "1s"

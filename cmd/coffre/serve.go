@@ -14,9 +14,10 @@ import (
 // runServe implements coffre serve. It returns once the server listens;
 // the server runs until Close.
 func (m *Main) runServe(ctx context.Context, args []string) error {
-	fl := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data-dir DIR] [--database-url URL] [--schema FILE] [--origin NAME]")
+	fl := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data-dir DIR] [--database-url URL] [--schema FILE] [--policy-dir DIR] [--origin NAME]")
 	addr := fl.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free port)")
 	c := storeFlags(fl, true)
+	policyFlag(fl, c)
 	tenant := fl.String("tenant", defaultTenant, "tenant of the first admin token, when serve initialises a new data folder")
 	level := fl.String("log-level", "info", "log level: debug, info, warn or error")
 	maxBody := fl.Int64("max-body-bytes", 0, "largest request body accepted, in bytes (0: the server's default)")
@@ -48,9 +49,20 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 
+	logger := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: lvl}))
+	m.logger = logger
+	// The policy is compiled before anything is created: a broken one
+	// stops start-up with its file and line.
+	schema, err := c.schema()
+	if err != nil {
+		return err
+	}
+	if _, err := m.policyEngine(ctx, c, schema); err != nil {
+		return err
+	}
+
 	var store vault.Store
 	var svc *vault.Service
-	var err error
 	if m.needsInit(c) {
 		fmt.Fprintf(m.Stderr, "coffre: data folder %s does not exist: initialising a new vault first.\n", c.dataDir)
 		var token string
@@ -63,7 +75,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	m.store, m.svc = store, svc
-	logger := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: lvl}))
+	m.watchPolicy(svc, c.policyDir)
 
 	// Entries are sequenced and checkpoints signed by the log while the
 	// server runs; a vault made before the log was signed gets its key now.
@@ -95,7 +107,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	if !loopbackHost(hostOf(srv.Addr())) {
 		logger.Warn("listening on a non-loopback address without TLS: put a TLS-terminating proxy in front", "addr", srv.Addr().String())
 	}
-	logger.Info("coffre serving", "url", srv.URL(), "store", c.storeKind(), "audit_log", l.Origin(), "version", version())
+	logger.Info("coffre serving", "url", srv.URL(), "store", c.storeKind(), "audit_log", l.Origin(),
+		"policy", m.policy.PolicyInfo().Source, "policy_revision", m.policy.Revision(), "version", version())
 	return nil
 }
 

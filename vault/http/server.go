@@ -93,6 +93,7 @@ func (s *Server) routes() *chi.Mux {
 		r.Get("/v1/audit/proof/inclusion", s.auditInclusion)
 		r.Get("/v1/audit/proof/consistency", s.auditConsistency)
 		r.Get("/v1/audit/export", s.auditExport)
+		r.Get("/v1/policy", s.getPolicy)
 	})
 	return r
 }
