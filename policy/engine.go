@@ -152,7 +152,10 @@ func (e *Engine) PolicyInfo() vault.PolicyInfo {
 // returned and logged.
 func (e *Engine) Authorize(ctx context.Context, req *vault.AuthzRequest) (*vault.Decision, error) {
 	c := e.cur.Load()
-	in := newInput(req)
+	buf := keyBuffers.Get().(*[]byte)
+	defer keyBuffers.Put(buf)
+	in := newInput(req, *buf)
+	*buf = in.key
 	if d, ok := c.cache.get(in.key); ok {
 		return d, nil
 	}
@@ -165,9 +168,12 @@ func (e *Engine) Authorize(ctx context.Context, req *vault.AuthzRequest) (*vault
 	return d, nil
 }
 
+// keyBuffers recycles the buffers cache keys are encoded in.
+var keyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
 // evaluate runs the prepared query and decodes the decision.
 func (c *compiled) evaluate(ctx context.Context, in *input) (*vault.Decision, error) {
-	rs, err := c.query.Eval(ctx, rego.EvalInput(in.doc))
+	rs, err := c.query.Eval(ctx, rego.EvalInput(in.document()))
 	if err != nil {
 		return nil, fmt.Errorf("policy: evaluation: %w", err)
 	}

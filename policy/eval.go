@@ -89,5 +89,5 @@ func (e *Engine) Eval(ctx context.Context, q *Question) (*vault.Decision, error)
 	if req.Resource.Kind == "" || req.Resource.Kind == vault.KindContact {
 		req.Resource.Tokens = vault.ResourceScope(req.Scope, tokens)
 	}
-	return e.cur.Load().evaluate(ctx, newInput(req))
+	return e.cur.Load().evaluate(ctx, newInput(req, nil))
 }

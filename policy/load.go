@@ -157,7 +157,7 @@ func compile(ctx context.Context, files []file, schema *vault.Schema) (*compiled
 		Action:    vault.ActionContactRead, Purpose: firstOr(schema.Purposes, ""),
 		Resource: vault.Resource{Kind: vault.KindContact, TenantID: "probe"},
 	}
-	if _, err := c.evaluate(ctx, newInput(probe)); err != nil {
+	if _, err := c.evaluate(ctx, newInput(probe, nil)); err != nil {
 		return nil, fmt.Errorf("policy: the bundle fails on a sample question: %w", err)
 	}
 	return c, nil
