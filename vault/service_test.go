@@ -26,6 +26,12 @@ type testEnv struct {
 
 func mustService(tb testing.TB) *testEnv {
 	tb.Helper()
+	return mustServiceWith(tb, func(s *vault.Schema) vault.Authorizer { return &vault.RoleAuthorizer{Schema: s} })
+}
+
+// mustServiceWith is mustService with another authoriser.
+func mustServiceWith(tb testing.TB, authz func(*vault.Schema) vault.Authorizer) *testEnv {
+	tb.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "coffre.db"))
 	if err != nil {
@@ -42,7 +48,7 @@ func mustService(tb testing.TB) *testEnv {
 	}
 	schema := vault.DefaultSchema()
 	env := &testEnv{store: db, now: testNow}
-	env.svc = vault.NewService(db, kr, &vault.RoleAuthorizer{Schema: schema}, schema)
+	env.svc = vault.NewService(db, kr, authz(schema), schema)
 	env.svc.Now = func() time.Time { return env.now }
 	tb.Cleanup(func() { env.svc.Close() })
 	skey, _, err := audit.GenerateKey("coffre.test/audit")
