@@ -23,7 +23,7 @@ func (m *Main) runToken(ctx context.Context, args []string) error {
 	tenant := fl.String("tenant", "", "tenant of the token (created if it does not exist) (required)")
 	role := fl.String("role", "", "role: "+strings.Join(vault.Roles, ", ")+" (required)")
 	var attrs, purposes multiFlag
-	fl.Var(&attrs, "attr", "attribute k=v of the principal, e.g. district=d3 (repeatable)")
+	fl.Var(&attrs, "attr", "attribute k=v of the principal, e.g. districts=d3 (repeatable; a volunteer reaches the contacts of their districts, a citizen with subject=ID their own record)")
 	fl.Var(&purposes, "purpose", "purpose the token may act for, e.g. casework (repeatable)")
 	ttl := fl.Duration("ttl", 720*time.Hour, "lifetime of the token (0: never expires)")
 	if err := fl.parse(args[1:]); err != nil {
