@@ -30,7 +30,9 @@ func TestKeyTellsInputsApart(t *testing.T) {
 		"consent value":    func(r *vault.AuthzRequest) { r.Resource.Consents["sms"] = true },
 		"consent absent":   func(r *vault.AuthzRequest) { delete(r.Resource.Consents, "sms") },
 		"tokens":           func(r *vault.AuthzRequest) { r.Resource.Tokens = map[string][]string{"district": {}} },
-		"request":          func(r *vault.AuthzRequest) { r.Resource.Request = &vault.RequestContext{ID: "r1", Type: "access", State: "verified"} },
+		"request": func(r *vault.AuthzRequest) {
+			r.Resource.Request = &vault.RequestContext{ID: "r1", Type: "access", State: "verified"}
+		},
 		// Boundaries between strings must count: "ab"+"c" is not "a"+"bc".
 		"split strings": func(r *vault.AuthzRequest) {
 			r.Principal.ID, r.Principal.TenantID = r.Principal.ID+r.Principal.TenantID[:1], r.Principal.TenantID[1:]
