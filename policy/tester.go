@@ -6,10 +6,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/cover"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 
@@ -20,6 +23,10 @@ import (
 // TestSummary counts the outcomes of a bundle's Rego tests.
 type TestSummary struct {
 	Pass, Fail, Error, Skip int
+	// Coverage is the percentage of the policy's (non-test) lines the
+	// tests evaluated; Uncovered lists the others as file:line ranges.
+	Coverage  float64
+	Uncovered []string
 }
 
 // OK reports whether the bundle has tests and all of them passed.
@@ -44,7 +51,8 @@ func RunTests(ctx context.Context, dir string, schema *vault.Schema, w io.Writer
 		return TestSummary{}, err
 	}
 	store := inmem.NewFromObject(map[string]any{"schema": schemaData(schema)})
-	r := tester.NewRunner().SetStore(store).SetModules(mods).
+	cov := cover.New()
+	r := tester.NewRunner().SetStore(store).SetModules(mods).SetCoverageQueryTracer(cov).
 		SetDefaultRegoVersion(ast.RegoV1).RaiseBuiltinErrors(true).SetTimeout(30 * time.Second)
 	ch, err := r.RunTests(ctx, nil)
 	if err != nil {
@@ -89,6 +97,31 @@ func RunTests(ctx context.Context, dir string, schema *vault.Schema, w io.Writer
 			}
 		}
 	}
-	fmt.Fprintf(w, "%d passed, %d failed, %d errors, %d skipped\n", s.Pass, s.Fail, s.Error, s.Skip)
+	served := make(map[string]*ast.Module, len(mods))
+	for name, m := range mods {
+		if !strings.HasSuffix(name, "_test.rego") {
+			served[name] = m
+		}
+	}
+	rep := cov.Report(served)
+	s.Coverage = rep.Coverage
+	for _, f := range sortedKeys(rep.Files) {
+		for _, rg := range rep.Files[f].NotCovered {
+			at := fmt.Sprintf("%s:%d", f, rg.Start.Row)
+			if rg.End.Row != rg.Start.Row {
+				at += fmt.Sprintf("-%d", rg.End.Row)
+			}
+			if !slices.Contains(s.Uncovered, at) {
+				s.Uncovered = append(s.Uncovered, at)
+			}
+		}
+	}
+	if verbose {
+		for _, u := range s.Uncovered {
+			fmt.Fprintf(w, "NOT COVERED %s\n", u)
+		}
+	}
+	fmt.Fprintf(w, "%d passed, %d failed, %d errors, %d skipped; %.1f%% of the policy's lines covered\n",
+		s.Pass, s.Fail, s.Error, s.Skip, s.Coverage)
 	return s, nil
 }
