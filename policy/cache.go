@@ -10,37 +10,40 @@ import (
 // emptied when full: the next requests pay one evaluation each.
 const decisionCacheMax = 1 << 16
 
-// decisionCache memoises the decisions of one compiled policy by the
-// canonical encoding of their whole input. It belongs to that policy
-// alone, so it cannot serve a decision across revisions, and the input
-// holds the principal's id, so it cannot serve one across principals.
-type decisionCache struct {
+// cache memoises the answers of one compiled policy (decisions, segment
+// scopes) by the canonical encoding of their whole input. It belongs to
+// that policy alone, so it cannot serve an answer across revisions, and
+// the input holds the principal's id, so it cannot serve one across
+// principals.
+type cache[V any] struct {
 	mu  sync.RWMutex
-	m   map[string]*vault.Decision
+	m   map[string]V
 	max int
 }
 
-func newDecisionCache(max int) *decisionCache {
-	return &decisionCache{m: make(map[string]*vault.Decision), max: max}
+type decisionCache = cache[*vault.Decision]
+
+func newCache[V any](max int) *cache[V] {
+	return &cache[V]{m: make(map[string]V), max: max}
 }
 
-func (c *decisionCache) get(key []byte) (*vault.Decision, bool) {
+func (c *cache[V]) get(key []byte) (V, bool) {
 	c.mu.RLock()
-	d, ok := c.m[string(key)]
+	v, ok := c.m[string(key)]
 	c.mu.RUnlock()
-	return d, ok
+	return v, ok
 }
 
-func (c *decisionCache) put(key []byte, d *vault.Decision) {
+func (c *cache[V]) put(key []byte, v V) {
 	c.mu.Lock()
 	if len(c.m) >= c.max {
-		c.m = make(map[string]*vault.Decision, c.max)
+		c.m = make(map[string]V, c.max)
 	}
-	c.m[string(key)] = d
+	c.m[string(key)] = v
 	c.mu.Unlock()
 }
 
-func (c *decisionCache) len() int {
+func (c *cache[V]) len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.m)

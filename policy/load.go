@@ -114,6 +114,12 @@ type compiled struct {
 	revision string
 	files    []vault.PolicyFile
 	cache    *decisionCache
+
+	// segment is the segment rule prepared for partial evaluation, terms
+	// the query of its answers and minimum count; segments caches scopes.
+	segment  rego.PreparedPartialQuery
+	terms    rego.PreparedEvalQuery
+	segments *cache[*vault.SegmentScope]
 }
 
 // compile parses, compiles and prepares a bundle, then checks that it
@@ -129,21 +135,24 @@ func compile(ctx context.Context, files []file, schema *vault.Schema) (*compiled
 		return nil, fmt.Errorf("policy: schema: %w", err)
 	}
 	opts := []func(*rego.Rego){
-		rego.Query(decisionQuery),
 		rego.Store(inmem.NewFromObject(map[string]any{"schema": data})),
 		rego.StrictBuiltinErrors(true),
 	}
 	for _, m := range mods {
 		opts = append(opts, rego.ParsedModule(m))
 	}
-	pq, err := rego.New(opts...).PrepareForEval(ctx)
+	pq, err := rego.New(append(opts, rego.Query(decisionQuery))...).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if !definesDecision(mods) {
 		return nil, fmt.Errorf("policy: the bundle defines no %s rule", decisionQuery)
 	}
-	c := &compiled{query: pq, revision: revision(files, schemaJSON), cache: newDecisionCache(decisionCacheMax)}
+	c := &compiled{query: pq, revision: revision(files, schemaJSON),
+		cache: newCache[*vault.Decision](decisionCacheMax), segments: newCache[*vault.SegmentScope](decisionCacheMax)}
+	if c.segment, c.terms, err = prepareSegments(ctx, opts); err != nil {
+		return nil, err
+	}
 	for _, f := range files {
 		if !f.test {
 			sum := sha256.Sum256(f.src)
