@@ -165,11 +165,19 @@ type env struct {
 
 var start = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// newEnv returns an env under the interim role authoriser.
 func newEnv(tb testing.TB) *env {
+	tb.Helper()
+	return newEnvWith(tb, func(s *vault.Schema) vault.Authorizer { return &vault.RoleAuthorizer{Schema: s} })
+}
+
+// newEnvWith returns an env whose service asks the authoriser that authz
+// builds for the default schema.
+func newEnvWith(tb testing.TB, authz func(*vault.Schema) vault.Authorizer) *env {
 	tb.Helper()
 	e := &env{tb: tb, store: &hookStore{Store: openStore(tb)}, clock: &clock{t: start}, log: &logBuffer{}, tokens: map[string]string{}}
 	schema := vault.DefaultSchema()
-	e.svc = vault.NewService(e.store, newKeyRing(tb), &vault.RoleAuthorizer{Schema: schema}, schema)
+	e.svc = vault.NewService(e.store, newKeyRing(tb), authz(schema), schema)
 	e.svc.Now = e.clock.Now
 	e.audit, e.vkey = newAuditLog(tb, e.store)
 	e.svc.SetAuditLog(e.audit)
