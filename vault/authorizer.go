@@ -12,7 +12,11 @@ const (
 	ActionContactSegment = "contact.segment"
 	ActionContactExport  = "contact.export"
 	ActionTokenCreate    = "token.create"
-	ActionPolicyRead     = "policy.read"
+	// ActionSegmentSave and ActionSegmentDelete name the audit entries of
+	// saved segments; the authoriser is asked contact.segment for them.
+	ActionSegmentSave   = "segment.save"
+	ActionSegmentDelete = "segment.delete"
+	ActionPolicyRead    = "policy.read"
 	// ActionPolicyReload is not asked of the authoriser: it names the audit
 	// entry written when the policy changes or fails to load.
 	ActionPolicyReload = "policy.reload"

@@ -27,6 +27,9 @@ type Error struct {
 	Message string
 	// Fields lists per-field validation problems, for EINVALID.
 	Fields []FieldError
+
+	// decision is the policy decision of a denial, for its audit entry.
+	decision *Decision
 }
 
 // FieldError names one invalid input field and why it is invalid. Reason

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -56,6 +57,9 @@ func (s *Service) CreateContact(ctx context.Context, p *Principal, purpose strin
 	defer s.recordFailure(ctx, p, ActionContactCreate, purpose, "", &err)
 	d, err := s.authorize(ctx, p, ActionContactCreate, purpose, Resource{TenantID: p.TenantID})
 	if err != nil {
+		return nil, err
+	}
+	if err := checkWrites(d, in.Fields); err != nil {
 		return nil, err
 	}
 	now := s.now()
@@ -114,6 +118,9 @@ func (s *Service) UpdateContact(ctx context.Context, p *Principal, purpose, id s
 	}
 	d, err := s.authorize(ctx, p, ActionContactUpdate, purpose, resourceOf(p, r))
 	if err != nil {
+		return nil, err
+	}
+	if err := checkWrites(d, patch.Fields); err != nil {
 		return nil, err
 	}
 	c, err := s.open(ctx, r, nil)
@@ -187,7 +194,8 @@ func (s *Service) SearchContacts(ctx context.Context, p *Principal, purpose stri
 	if f == nil || !f.Lookup {
 		return nil, Errorf(EINVALID, "The schema has no lookup field %q.", name)
 	}
-	if _, err := s.authorize(ctx, p, ActionContactSearch, purpose, Resource{TenantID: p.TenantID}); err != nil {
+	sd, err := s.authorize(ctx, p, ActionContactSearch, purpose, Resource{TenantID: p.TenantID})
+	if err != nil {
 		return nil, err
 	}
 	v, ferr := f.Normalize(value, s.now())
@@ -204,7 +212,7 @@ func (s *Service) SearchContacts(ctx context.Context, p *Principal, purpose stri
 	}
 	out := make([]*ContactView, 0, len(rs))
 	entries := make([]*AuditEntry, 0, len(rs)+1)
-	entries = append(entries, s.entry(ctx, p, ActionContactSearch, purpose, "", []string{name}, nil))
+	entries = append(entries, s.entry(ctx, p, ActionContactSearch, purpose, "", []string{name}, sd))
 	for _, r := range rs {
 		d, err := s.authorize(ctx, p, ActionContactRead, purpose, resourceOf(p, r))
 		if ErrorCode(err) == EFORBIDDEN || ErrorCode(err) == ENOTFOUND {
@@ -239,7 +247,12 @@ func (s *Service) recordFailure(ctx context.Context, p *Principal, action, purpo
 	if !ValidID(subject) {
 		subject = ""
 	}
-	e := s.entry(ctx, p, action, purpose, subject, nil, nil)
+	var d *Decision
+	var verr *Error
+	if errors.As(*errp, &verr) {
+		d = verr.decision
+	}
+	e := s.entry(ctx, p, action, purpose, subject, nil, d)
 	e.Outcome = outcomeOf(*errp)
 	_ = s.audit.append(context.WithoutCancel(ctx), e)
 }
@@ -298,15 +311,36 @@ func (s *Service) authorize(ctx context.Context, p *Principal, action, purpose s
 	}
 	if !d.Allow {
 		if d.Conceal {
-			return nil, Errorf(ENOTFOUND, "Not found.")
+			// The same answer as for a record that does not exist.
+			msg := "Not found."
+			if res.Kind == KindContact && res.ContactID != "" {
+				msg = "Contact not found."
+			}
+			return nil, &Error{Code: ENOTFOUND, Message: msg, decision: d}
 		}
 		msg := "Not allowed."
 		if d.Reason != "" {
 			msg = "Not allowed: " + d.Reason
 		}
-		return nil, Errorf(EFORBIDDEN, "%s", msg)
+		return nil, &Error{Code: EFORBIDDEN, Message: msg, decision: d}
 	}
 	return d, nil
+}
+
+// checkWrites refuses a write of a field the decision does not show in
+// the clear: what may not be read for a purpose may not be written for it
+// either.
+func checkWrites(d *Decision, fields map[string]any) error {
+	var problems []FieldError
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		if o, known := d.Fields[k]; known && o != Clear {
+			problems = append(problems, FieldError{Field: k, Reason: "cannot be written for this purpose by this role"})
+		}
+	}
+	if len(problems) > 0 {
+		return &Error{Code: EFORBIDDEN, Message: "Not allowed: some fields cannot be written for this purpose.", Fields: problems, decision: d}
+	}
+	return nil
 }
 
 // principalScope returns the segmentation tokens of p's scoping

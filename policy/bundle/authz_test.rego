@@ -67,7 +67,7 @@ test_purpose_in_token if {
 
 test_token_without_purposes_allows_any_declared_purpose if {
 	every p in ["casework", "newsletter", "canvassing", "events", "dsr", "statistics"] {
-		d := authz.decision with input as ask("agent", "contact.read", p)
+		d := authz.decision with input as ask_consented("agent", "contact.read", p)
 		allowed(d)
 	}
 }
@@ -212,7 +212,7 @@ test_non_string_purpose_is_no_purpose if {
 }
 
 test_null_token_purposes_allow_any_purpose if {
-	d := authz.decision with input as object.union(ask("agent", "contact.read", "events"), {"principal": {"purposes": null}})
+	d := authz.decision with input as object.union(ask_consented("agent", "contact.read", "events"), {"principal": {"purposes": null}})
 	allowed(d)
 }
 

@@ -50,7 +50,7 @@ field_obligation("volunteer", name) := "hidden" if {
 } else := "masked" if {
 	schema_fields[name].category == "contact"
 } else := "masked" if {
-	# An address can be masked to its town; a postal code or a district,
+	# An address is masked (its first letter only); a postal code or a district,
 	# being segmentable, is coarse already.
 	schema_fields[name].category == "location"
 	object.get(schema_fields[name], "segment", "") == ""

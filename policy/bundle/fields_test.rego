@@ -59,7 +59,7 @@ test_agent_statistics_fields if {
 test_agent_fields_follow_the_schema_purposes if {
 	every name, field in data.schema.fields {
 		every p in data.schema.purposes {
-			f := obligations(ask("agent", "contact.update", p))
+			f := obligations(ask_consented("agent", "contact.update", p))
 			f[name] == listed_or_hidden(p, field)
 		}
 	}

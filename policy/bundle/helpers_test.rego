@@ -100,3 +100,9 @@ all_fields(d, o) if {
 # set(q, key, value) replaces the resource member key of the question q
 # (on merges objects; set replaces them).
 set(q, key, value) := json.patch(q, [{"op": "add", "path": concat("/", ["", "resource", key]), "value": value}])
+
+# The same contact with every consent granted: for rules about purposes,
+# apart from consent.
+consented := object.union(contact, {"consents": {"newsletter": true, "sms": true, "events": true}})
+
+ask_consented(role, act, purpose) := object.union(ask(role, act, purpose), {"resource": consented})

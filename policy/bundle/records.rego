@@ -47,11 +47,12 @@ inside_request if {
 # Scope: a volunteer works in their own districts only.
 # ---------------------------------------------------------------------
 
-# record_described holds when the question is about one record, which the
-# resource describes (tokens, consents, flags): contact.read. A search or a
-# segment is asked once, about no record; the vault then asks contact.read
-# for every record it would return, and leaves out those denied.
-record_described if action == "contact.read"
+# record_described holds when the question is about one existing record,
+# which the resource describes (tokens, consents, flags): a read, an update
+# or an erasure. A search or a segment is asked once, about no record; the
+# vault then asks contact.read for every record it would return, and
+# leaves out those denied.
+record_described if action in record_actions
 
 # scoped_fields maps each field whose schema entry names a scope attribute
 # (e.g. district -> "districts") to that attribute.

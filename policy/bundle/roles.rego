@@ -80,7 +80,23 @@ role_verdict("agent") := not_permitted("agent") if {
 	not purpose in export_purposes
 } else := deny(restricted_reason, false) if {
 	restricted_block
+} else := deny(sprintf("the person objected to processing for %s (GDPR Art. 21)", [purpose]), false) if {
+	action in {"contact.read", "contact.update"}
+	input.resource.objected == true
+	purpose in objection_purposes
+} else := deny(sprintf("the person has not consented to %s (GDPR Art. 6(1)(a))", [purpose]), false) if {
+	action in {"contact.read", "contact.update"}
+	purpose in consent_purposes
+	not has_relevant_consent
 } else := permitted("agent")
+
+# Purposes that rest on the person's consent: without it, the record is
+# not processed for them (a withdrawn newsletter consent ends the mailing).
+consent_purposes := {"newsletter", "events"}
+
+# Purposes an objection (GDPR Art. 21) stops: canvassing and mailings rest
+# on legitimate interest or consent; case work and requests go on.
+objection_purposes := {"canvassing", "newsletter", "events"}
 
 # ---------------------------------------------------------------------
 # volunteer: canvassing, newsletters and events in their own districts,
@@ -95,13 +111,10 @@ volunteer_actions := {"contact.read", "contact.search", "contact.segment"}
 
 volunteer_purposes := {"canvassing", "newsletter", "events"}
 
-role_verdict("volunteer") := not_permitted("volunteer") if {
-	not action in volunteer_actions
-} else := deny(declare_purpose_reason, false) if {
-	purpose == ""
-} else := deny(sprintf("the role volunteer may not act for purpose %s", [purpose]), false) if {
-	not purpose in volunteer_purposes
-} else := deny(out_of_scope_reason, true) if {
+# What lies outside the volunteer's reach is concealed before anything
+# else is checked, so that no answer tells such a record from a missing
+# one.
+role_verdict("volunteer") := deny(out_of_scope_reason, true) if {
 	record_described
 	not in_scope
 } else := deny("the person objected to this processing (GDPR Art. 21)", true) if {
@@ -110,6 +123,12 @@ role_verdict("volunteer") := not_permitted("volunteer") if {
 } else := deny(sprintf("the record has no consent for purpose %s", [purpose]), true) if {
 	record_described
 	not has_relevant_consent
+} else := not_permitted("volunteer") if {
+	not action in volunteer_actions
+} else := deny(declare_purpose_reason, false) if {
+	purpose == ""
+} else := deny(sprintf("the role volunteer may not act for purpose %s", [purpose]), false) if {
+	not purpose in volunteer_purposes
 } else := deny(restricted_reason, false) if {
 	restricted_block
 } else := permitted("volunteer")

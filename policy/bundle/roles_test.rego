@@ -132,7 +132,7 @@ test_dpo_other_contact_actions_denied if {
 
 test_agent_contact_actions_with_a_purpose if {
 	every act in contact_actions {
-		d := authz.decision with input as ask("agent", act, "events")
+		d := authz.decision with input as ask_consented("agent", act, "events")
 		allowed(d)
 		d.reason == sprintf("the role agent may %s for purpose events", [act])
 	}
@@ -217,16 +217,37 @@ test_volunteer_denied_administration if {
 }
 
 test_volunteer_must_declare_a_purpose if {
-	d := authz.decision with input as ask_volunteer("contact.read", "")
+	d := authz.decision with input as ask_volunteer("contact.search", "")
 	denied_openly(d)
 	d.reason == "declare a purpose (Coffre-Purpose header)"
+
+	# About one record, no purpose means no relevant consent: concealed,
+	# like any record the volunteer may not reach.
+	r := authz.decision with input as ask_volunteer("contact.read", "")
+	r.allow == false
+	r.conceal == true
 }
 
 test_volunteer_purposes if {
 	every p in ["casework", "dsr", "statistics"] {
-		d := authz.decision with input as ask_volunteer("contact.read", p)
+		d := authz.decision with input as ask_volunteer("contact.search", p)
 		denied_openly(d)
 		d.reason == sprintf("the role volunteer may not act for purpose %s", [p])
+		r := authz.decision with input as ask_volunteer("contact.read", p)
+		r.conceal == true
+	}
+}
+
+# An update or an erasure of a record outside the volunteer's reach is
+# concealed too: no answer tells it from a missing record.
+test_volunteer_writes_outside_reach_concealed if {
+	out := object.union(contact, {"tokens": {"district": []}})
+	every act in ["contact.update", "contact.erase"] {
+		d := authz.decision with input as object.union(ask_volunteer(act, "canvassing"), {"resource": out})
+		d.allow == false
+		d.conceal == true
+		inside := authz.decision with input as ask_volunteer(act, "canvassing")
+		denied_openly(inside)
 	}
 }
 
@@ -396,4 +417,27 @@ test_restricted_read_only_for_dpo if {
 		d := authz.decision with input as object.union(q, {"principal": object.union(volunteer, {"roles": [role]})})
 		denied_openly(d)
 	}
+}
+
+test_agent_honours_objection_for_canvassing_and_mailings if {
+	objected := object.union(contact, {"objected": true})
+	every p in ["canvassing", "newsletter", "events"] {
+		d := authz.decision with input as object.union(ask("agent", "contact.read", p), {"resource": objected})
+		denied_openly(d)
+		d.reason == sprintf("the person objected to processing for %s (GDPR Art. 21)", [p])
+	}
+	every p in ["casework", "dsr"] {
+		d := authz.decision with input as object.union(ask("agent", "contact.read", p), {"resource": objected})
+		allowed(d)
+	}
+}
+
+test_agent_needs_consent_for_mailings if {
+	withdrawn := object.union(contact, {"consents": {"newsletter": false, "sms": false, "events": false}})
+	d := authz.decision with input as object.union(ask("agent", "contact.read", "newsletter"), {"resource": withdrawn})
+	denied_openly(d)
+	d.reason == "the person has not consented to newsletter (GDPR Art. 6(1)(a))"
+	allowed(authz.decision) with input as ask("agent", "contact.read", "newsletter")
+	allowed(authz.decision) with input as object.union(ask("agent", "contact.read", "casework"), {"resource": withdrawn})
+	denied_openly(authz.decision) with input as ask("agent", "contact.update", "events")
 }

@@ -93,6 +93,7 @@ const (
 	rDPORead         = "a DPO reads a record only inside a data-subject request"
 	rDPOErase        = "a DPO erases a record only inside an erasure request"
 	rVolCasework     = "the role volunteer may not act for purpose casework"
+	rNoNewsletter    = "the person has not consented to newsletter (GDPR Art. 6(1)(a))"
 	rNotForCasework  = "the token is not issued for purpose casework"
 	rNotForCanvass   = "the token is not issued for purpose canvassing"
 )
@@ -104,6 +105,12 @@ func notPermitted(role, action string) string { return "the role " + role + " ma
 var matrixPurposes = [4]string{"", "casework", "canvassing", "newsletter"}
 
 // by lists a row's outcomes: no purpose, casework, canvassing, newsletter.
+// rObjected is the refusal of an objected record for a purpose the
+// objection stops.
+func rObjected(purpose string) string {
+	return "the person objected to processing for " + purpose + " (GDPR Art. 21)"
+}
+
 func by(none, casework, canvassing, newsletter outcome) [4]outcome {
 	return [4]outcome{none, casework, canvassing, newsletter}
 }
@@ -327,40 +334,42 @@ func authzMatrix() []matrixRow {
 		{"read", "dpo", "own", every(deny(rDPORead))},
 		{"read", "dpo", "t2", every(hide)},
 		{"read", "dpo", "missing", every(hide)},
-		// agent: any declared purpose, the purpose's fields; neither
-		// consent nor objection matters, restriction does.
+		// agent: any declared purpose, the purpose's fields; a mailing
+		// purpose needs the person's consent, an objection stops
+		// canvassing and mailings, a restriction stops everything.
 		{"read", "agent", "d3-consent", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
-		{"read", "agent", "d3-withdrawn", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
+		{"read", "agent", "d3-withdrawn", by(dd, show(agentCasework), show(agentCanvassing), deny(rNoNewsletter))},
 		{"read", "agent", "d9-consent", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
-		{"read", "agent", "d7-sms", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
+		{"read", "agent", "d7-sms", by(dd, show(agentCasework), show(agentCanvassing), deny(rNoNewsletter))},
 		{"read", "agent", "full", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
 		{"read", "agent", "restricted", by(dd, deny(rRestrictedRead), deny(rRestrictedRead), deny(rRestrictedRead))},
-		{"read", "agent", "objected", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
-		{"read", "agent", "own", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
+		{"read", "agent", "objected", by(dd, show(agentCasework), deny(rObjected("canvassing")), deny(rObjected("newsletter")))},
+		{"read", "agent", "own", by(dd, show(agentCasework), show(agentCanvassing), deny(rNoNewsletter))},
 		{"read", "agent", "t2", every(hide)},
 		{"read", "agent", "missing", every(hide)},
 		// volunteer in d3 and d7: canvassing or newsletter, in their
 		// districts, with a consent for the purpose, not objected;
-		// anything else out of reach is concealed.
-		{"read", "volunteer", "d3-consent", by(dd, dvc, show(volCanvassing), show(volNewsletter))},
-		{"read", "volunteer", "d3-withdrawn", by(dd, dvc, hide, hide)},
-		{"read", "volunteer", "d9-consent", by(dd, dvc, hide, hide)},
-		{"read", "volunteer", "d7-sms", by(dd, dvc, show(volCanvassing), hide)},
-		{"read", "volunteer", "full", by(dd, dvc, show(volCanvassing), show(volNewsletter))},
-		{"read", "volunteer", "restricted", by(dd, dvc, deny(rRestrictedRead), deny(rRestrictedRead))},
-		{"read", "volunteer", "objected", by(dd, dvc, hide, hide)},
-		{"read", "volunteer", "own", by(dd, dvc, hide, hide)},
+		// anything else out of reach is concealed, and without a
+		// volunteer's purpose no record has the consent it needs.
+		{"read", "volunteer", "d3-consent", by(hide, hide, show(volCanvassing), show(volNewsletter))},
+		{"read", "volunteer", "d3-withdrawn", by(hide, hide, hide, hide)},
+		{"read", "volunteer", "d9-consent", by(hide, hide, hide, hide)},
+		{"read", "volunteer", "d7-sms", by(hide, hide, show(volCanvassing), hide)},
+		{"read", "volunteer", "full", by(hide, hide, show(volCanvassing), show(volNewsletter))},
+		{"read", "volunteer", "restricted", by(hide, hide, deny(rRestrictedRead), deny(rRestrictedRead))},
+		{"read", "volunteer", "objected", by(hide, hide, hide, hide)},
+		{"read", "volunteer", "own", by(hide, hide, hide, hide)},
 		{"read", "volunteer", "t2", every(hide)},
 		{"read", "volunteer", "missing", every(hide)},
 		// volunteer without districts: nothing is in their scope.
-		{"read", "volunteer-nodistricts", "d3-consent", by(dd, dvc, hide, hide)},
-		{"read", "volunteer-nodistricts", "d3-withdrawn", by(dd, dvc, hide, hide)},
-		{"read", "volunteer-nodistricts", "d9-consent", by(dd, dvc, hide, hide)},
-		{"read", "volunteer-nodistricts", "d7-sms", by(dd, dvc, hide, hide)},
-		{"read", "volunteer-nodistricts", "full", by(dd, dvc, hide, hide)},
-		{"read", "volunteer-nodistricts", "restricted", by(dd, dvc, hide, hide)},
-		{"read", "volunteer-nodistricts", "objected", by(dd, dvc, hide, hide)},
-		{"read", "volunteer-nodistricts", "own", by(dd, dvc, hide, hide)},
+		{"read", "volunteer-nodistricts", "d3-consent", by(hide, hide, hide, hide)},
+		{"read", "volunteer-nodistricts", "d3-withdrawn", by(hide, hide, hide, hide)},
+		{"read", "volunteer-nodistricts", "d9-consent", by(hide, hide, hide, hide)},
+		{"read", "volunteer-nodistricts", "d7-sms", by(hide, hide, hide, hide)},
+		{"read", "volunteer-nodistricts", "full", by(hide, hide, hide, hide)},
+		{"read", "volunteer-nodistricts", "restricted", by(hide, hide, hide, hide)},
+		{"read", "volunteer-nodistricts", "objected", by(hide, hide, hide, hide)},
+		{"read", "volunteer-nodistricts", "own", by(hide, hide, hide, hide)},
 		{"read", "volunteer-nodistricts", "t2", every(hide)},
 		{"read", "volunteer-nodistricts", "missing", every(hide)},
 		// citizen: their own record, whole, whatever the purpose; anyone
@@ -402,12 +411,12 @@ func authzMatrix() []matrixRow {
 		{"search", "admin", "d3-consent", every(deny(notPermitted("admin", "contact.search")))},
 		{"search", "dpo", "d3-consent", every(deny(notPermitted("dpo", "contact.search")))},
 		{"search", "agent", "d3-consent", by(dd, found(agentCasework), found(agentCanvassing), found(agentNewsletter))},
-		{"search", "agent", "d3-withdrawn", by(dd, found(agentCasework), found(agentCanvassing), found(agentNewsletter))},
+		{"search", "agent", "d3-withdrawn", by(dd, found(agentCasework), found(agentCanvassing), noMatch)},
 		{"search", "agent", "d9-consent", by(dd, found(agentCasework), found(agentCanvassing), found(agentNewsletter))},
 		{"search", "agent", "full", by(dd, found(agentCasework), found(agentCanvassing), found(agentNewsletter))},
 		{"search", "agent", "restricted", by(dd, noMatch, noMatch, noMatch)},
-		{"search", "agent", "objected", by(dd, found(agentCasework), found(agentCanvassing), found(agentNewsletter))},
-		{"search", "agent", "own", by(dd, found(agentCasework), found(agentCanvassing), found(agentNewsletter))},
+		{"search", "agent", "objected", by(dd, found(agentCasework), noMatch, noMatch)},
+		{"search", "agent", "own", by(dd, found(agentCasework), found(agentCanvassing), noMatch)},
 		{"search", "agent", "t2", by(dd, noMatch, noMatch, noMatch)},
 		{"search", "volunteer", "d3-consent", by(dd, dvc, found(volCanvassing), found(volNewsletter))},
 		{"search", "volunteer", "d3-withdrawn", by(dd, dvc, noMatch, noMatch)},
@@ -447,17 +456,17 @@ func authzMatrix() []matrixRow {
 		{"update", "dpo", "restricted", every(deny(notPermitted("dpo", "contact.update")))},
 		{"update", "dpo", "t2", every(hide)},
 		{"update", "agent", "d3-consent", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
-		{"update", "agent", "d3-withdrawn", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
+		{"update", "agent", "d3-withdrawn", by(dd, show(agentCasework), show(agentCanvassing), deny(rNoNewsletter))},
 		{"update", "agent", "full", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
-		{"update", "agent", "objected", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
+		{"update", "agent", "objected", by(dd, show(agentCasework), deny(rObjected("canvassing")), deny(rObjected("newsletter")))},
 		{"update", "agent", "restricted", by(dd, deny(rRestrictedWrite), deny(rRestrictedWrite), deny(rRestrictedWrite))},
 		{"update", "agent", "t2", every(hide)},
 		{"update", "agent", "missing", every(hide)},
-		{"update", "volunteer", "d3-consent", every(deny(notPermitted("volunteer", "contact.update")))},
-		{"update", "volunteer", "d9-consent", every(deny(notPermitted("volunteer", "contact.update")))},
-		{"update", "volunteer", "objected", every(deny(notPermitted("volunteer", "contact.update")))},
+		{"update", "volunteer", "d3-consent", by(hide, hide, deny(notPermitted("volunteer", "contact.update")), deny(notPermitted("volunteer", "contact.update")))},
+		{"update", "volunteer", "d9-consent", every(hide)},
+		{"update", "volunteer", "objected", every(hide)},
 		{"update", "volunteer", "t2", every(hide)},
-		{"update", "volunteer-nodistricts", "d3-consent", every(deny(notPermitted("volunteer", "contact.update")))},
+		{"update", "volunteer-nodistricts", "d3-consent", every(hide)},
 		{"update", "citizen", "own", every(deny(notPermitted("citizen", "contact.update")))},
 		{"update", "citizen", "d3-consent", every(hide)},
 		{"update", "citizen", "t2", every(hide)},
@@ -517,10 +526,10 @@ func authzMatrix() []matrixRow {
 		{"erase", "agent", "restricted", by(dd, deny(rRestrictedWrite), deny(rRestrictedWrite), deny(rRestrictedWrite))},
 		{"erase", "agent", "t2", every(hide)},
 		{"erase", "agent", "missing", every(hide)},
-		{"erase", "volunteer", "d3-consent", every(deny(notPermitted("volunteer", "contact.erase")))},
-		{"erase", "volunteer", "d9-consent", every(deny(notPermitted("volunteer", "contact.erase")))},
+		{"erase", "volunteer", "d3-consent", by(hide, hide, deny(notPermitted("volunteer", "contact.erase")), deny(notPermitted("volunteer", "contact.erase")))},
+		{"erase", "volunteer", "d9-consent", every(hide)},
 		{"erase", "volunteer", "t2", every(hide)},
-		{"erase", "volunteer-nodistricts", "d3-consent", every(deny(notPermitted("volunteer", "contact.erase")))},
+		{"erase", "volunteer-nodistricts", "d3-consent", every(hide)},
 		{"erase", "citizen", "own", every(deny(notPermitted("citizen", "contact.erase")))},
 		{"erase", "citizen", "d3-consent", every(hide)},
 		{"erase", "citizen", "t2", every(hide)},
@@ -635,11 +644,27 @@ func (m *matrix) setup(t *testing.T) {
 		for k, g := range c.consents {
 			consents[k] = map[string]any{"granted": g, "source": "matrix"}
 		}
+		// What may not be written for case work (support_level) is
+		// written next, for a purpose the schema lists for it.
+		schema := vault.DefaultSchema()
+		casework, later := map[string]any{}, map[string]any{}
+		for k, v := range c.sent {
+			if slices.Contains(schema.Field(k).Purposes, "casework") {
+				casework[k] = v
+			} else {
+				later[k] = v
+			}
+		}
 		var got contact
 		m.e.mustDo(request{method: "POST", path: "/v1/contacts", token: "matrix/" + agents[c.tenant],
 			header: map[string]string{"Coffre-Purpose": "casework"},
-			body:   map[string]any{"fields": c.sent, "consents": consents}}, http.StatusCreated, &got)
+			body:   map[string]any{"fields": casework, "consents": consents}}, http.StatusCreated, &got)
 		m.ids[name] = got.ID
+		for k, v := range later {
+			m.e.mustDo(request{method: "PATCH", path: "/v1/contacts/" + got.ID, token: "matrix/" + agents[c.tenant],
+				header: map[string]string{"Coffre-Purpose": schema.Field(k).Purposes[0]},
+				body:   map[string]any{"fields": map[string]any{k: v}}}, http.StatusOK, nil)
+		}
 		if c.flags == (vault.Flags{}) {
 			continue
 		}
@@ -694,6 +719,16 @@ func (m *matrix) run(t *testing.T, r matrixRow, purpose string, want outcome) {
 		email := fmt.Sprintf("nina.perrin.%d@example.org", m.created)
 		nc.sent, nc.stored = maps.Clone(nc.sent), maps.Clone(nc.stored)
 		nc.sent["email"], nc.stored["email"] = email, email
+		// A create writes only the fields its purpose may write (what
+		// may not be read for a purpose may not be written for it).
+		if purpose != "" {
+			for k := range nc.sent {
+				if !slices.Contains(vault.DefaultSchema().Field(k).Purposes, purpose) {
+					delete(nc.sent, k)
+					delete(nc.stored, k)
+				}
+			}
+		}
 		nc.masked = map[string]any{"email": "n***@example.org", "phone": "06 ** ** ** 32"}
 		c = &nc
 		req.method, req.path = "POST", "/v1/contacts"
@@ -955,4 +990,34 @@ func sameJSON(a, b any) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+}
+
+// TestWritesFollowThePurpose: what may not be read for a purpose may not be
+// written for it either; the refusal names the fields, never their values,
+// and nothing is stored.
+func TestWritesFollowThePurpose(t *testing.T) {
+	e := newEnvWith(t, func(s *vault.Schema) vault.Authorizer {
+		eng, err := policy.New(context.Background(), policy.Options{Schema: s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return eng
+	})
+	before := e.auditCount("t1")
+	rec := e.do(request{method: "POST", path: "/v1/contacts", token: "t1/agent", header: map[string]string{"Coffre-Purpose": "casework"},
+		body: map[string]any{"fields": map[string]any{"given_name": "Odile", "support_level": "strong_oppose"}}})
+	p := checkProblem(t, rec, http.StatusForbidden, vault.EFORBIDDEN)
+	if len(p.Errors) != 1 || p.Errors[0].Field != "support_level" || strings.Contains(rec.Body.String(), "strong_oppose") {
+		t.Fatalf("refusal = %s", rec.Body)
+	}
+	if n := e.auditCount("t1"); n != before+1 {
+		t.Fatalf("audit entries %d → %d, want the refusal only", before, n)
+	}
+	var c contact
+	e.mustDo(request{method: "POST", path: "/v1/contacts", token: "t1/agent", header: map[string]string{"Coffre-Purpose": "casework"},
+		body: map[string]any{"fields": map[string]any{"given_name": "Odile"}}}, http.StatusCreated, &c)
+	e.mustDo(request{method: "PATCH", path: "/v1/contacts/" + c.ID, token: "t1/agent", header: map[string]string{"Coffre-Purpose": "newsletter"},
+		body: map[string]any{"fields": map[string]any{"notes": "x"}}}, http.StatusForbidden, nil)
+	e.mustDo(request{method: "PATCH", path: "/v1/contacts/" + c.ID, token: "t1/agent", header: map[string]string{"Coffre-Purpose": "canvassing"},
+		body: map[string]any{"fields": map[string]any{"support_level": "strong_oppose"}}}, http.StatusOK, nil)
 }
