@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"encoding/hex"
 	"slices"
 )
 
@@ -42,6 +43,10 @@ func (a *RoleAuthorizer) Authorize(ctx context.Context, req *AuthzRequest) (*Dec
 		d.Allow = p.Role == RoleAdmin || p.Role == RoleAgent
 	case ActionContactRead, ActionContactSearch:
 		d.Allow = slices.Contains([]string{RoleAdmin, RoleAgent, RoleDPO, RoleVolunteer}, p.Role)
+	case ActionContactSegment:
+		d.Allow = p.Role == RoleAgent || p.Role == RoleVolunteer
+	case ActionPolicyRead:
+		d.Allow = p.Role == RoleDPO || p.Role == RoleAdmin
 	case ActionTokenCreate:
 		d.Allow = p.Role == RoleAdmin
 	case ActionAuditRead:
@@ -69,4 +74,42 @@ func (a *RoleAuthorizer) Authorize(ctx context.Context, req *AuthzRequest) (*Dec
 		}
 	}
 	return d, nil
+}
+
+var _ SegmentScoper = (*RoleAuthorizer)(nil)
+
+// SegmentScope implements SegmentScoper: agents reach the tenant's records
+// that are neither restricted nor objected; volunteers, those of them in
+// their scope (req.Scope) with a granted consent; nobody else any.
+func (a *RoleAuthorizer) SegmentScope(ctx context.Context, req *AuthzRequest) (*SegmentScope, error) {
+	s := &SegmentScope{Answers: []string{AnswerCount, AnswerList}, MinCount: 5, Revision: "interim-roles",
+		Cond: &Cond{Op: CondFalse}}
+	p := req.Principal
+	if p == nil || req.Purpose == "" || req.Action != ActionContactSegment {
+		return s, nil
+	}
+	flags := []*Cond{{Op: CondFlag, Flag: FlagRestricted}, {Op: CondFlag, Flag: FlagObjected}}
+	switch p.Role {
+	case RoleAgent:
+		s.Cond = &Cond{Op: CondAnd, Children: flags}
+	case RoleVolunteer:
+		and := &Cond{Op: CondAnd, Children: flags}
+		for _, toks := range req.Scope {
+			c := &Cond{Op: CondTokens}
+			for _, t := range toks {
+				b, err := hex.DecodeString(t)
+				if err != nil {
+					return nil, err
+				}
+				c.Tokens = append(c.Tokens, b)
+			}
+			and.Children = append(and.Children, c)
+		}
+		consents := &Cond{Op: CondOr}
+		for _, name := range a.Schema.Consents {
+			consents.Children = append(consents.Children, &Cond{Op: CondConsent, Consent: name})
+		}
+		s.Cond = &Cond{Op: CondAnd, Children: append(and.Children, consents)}
+	}
+	return s, nil
 }

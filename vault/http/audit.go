@@ -300,19 +300,31 @@ func (s *Server) auditConsistency(w http.ResponseWriter, r *http.Request) {
 // exportWriter sends the headers of an export with its first bytes, so
 // that an error before them can still be answered with a problem.
 type exportWriter struct {
-	w       http.ResponseWriter
-	started bool
+	w           http.ResponseWriter
+	contentType string
+	filename    string
+	started     bool
 }
 
 func (x *exportWriter) Write(b []byte) (int, error) {
 	if !x.started {
 		x.started = true
 		h := x.w.Header()
-		h.Set("Content-Type", "application/x-ndjson")
-		h.Set("Content-Disposition", `attachment; filename="coffre-audit.jsonl"`)
+		h.Set("Content-Type", x.contentType)
+		h.Set("Content-Disposition", `attachment; filename="`+x.filename+`"`)
 		x.w.WriteHeader(http.StatusOK)
 	}
 	return x.w.Write(b)
+}
+
+// unboundedWrite lifts the server's write timeout for a long stream: the
+// transfer is bounded by the client instead.
+func unboundedWrite(w http.ResponseWriter) error {
+	rc := http.NewResponseController(w)
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }
 
 // auditExport serves GET /v1/audit/export: the caller's tenant's view of
@@ -330,15 +342,12 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	// A large log takes longer than the server's write timeout; the
-	// transfer is bounded by the client instead.
-	rc := http.NewResponseController(w)
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+	if err := unboundedWrite(w); err != nil {
 		s.writeError(w, r, fmt.Errorf("http.auditExport: %w", err))
 		return
 	}
 	ctx := r.Context()
-	x := &exportWriter{w: w}
+	x := &exportWriter{w: w, contentType: "application/x-ndjson", filename: "coffre-audit.jsonl"}
 	err = s.svc.ExportAudit(ctx, principalFrom(ctx), x, nil)
 	switch {
 	case err == nil && !x.started:

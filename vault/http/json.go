@@ -95,6 +95,9 @@ func decodeJSON(b []byte, v any, path string) error {
 var jsonNames = map[string]bool{
 	"fields": true, "consents": true, "granted": true, "at": true, "source": true, "proof": true,
 	"email": true, "phone": true, "role": true, "attributes": true, "purposes": true, "ttl_seconds": true,
+	"filter": true, "segment": true, "answer": true, "limit": true, "cursor": true, "name": true, "and": true, "or": true,
+	"not": true, "field": true, "in": true, "age": true, "min": true, "max": true, "consent": true, "created": true,
+	"updated": true, "after": true, "before": true,
 }
 
 func jsonError(err error, path string) error {

@@ -94,6 +94,11 @@ func (s *Server) routes() *chi.Mux {
 		r.Get("/v1/audit/proof/consistency", s.auditConsistency)
 		r.Get("/v1/audit/export", s.auditExport)
 		r.Get("/v1/policy", s.getPolicy)
+		r.Post("/v1/segments/query", s.querySegment)
+		r.Post("/v1/segments/export", s.exportSegment)
+		r.Post("/v1/segments", s.saveSegment)
+		r.Get("/v1/segments", s.listSegments)
+		r.Delete("/v1/segments/{name}", s.deleteSegment)
 	})
 	return r
 }
