@@ -59,12 +59,12 @@ type segmentPlan struct {
 	scope    *SegmentScope
 	decision *Decision
 	fields   []string // the filter's fields, for the audit entry
-	visible  *Decision
 }
 
 // planSegment authorises a segment action for p, asks the policy for its
 // record conditions and compiles the filter. The conditions the store runs
-// are the filter AND the policy's.
+// are the filter AND the policy's. The decision's field obligations say
+// which fields p may filter on (those a read would show) and export.
 func (s *Service) planSegment(ctx context.Context, p *Principal, action, purpose string, f *Filter) (*segmentPlan, error) {
 	d, err := s.authorize(ctx, p, action, purpose, Resource{Kind: KindContact, TenantID: principalTenant(p)})
 	if err != nil {
@@ -83,25 +83,19 @@ func (s *Service) planSegment(ctx context.Context, p *Principal, action, purpose
 	if err != nil {
 		return nil, fmt.Errorf("vault.planSegment: no segment scope for %s: %w", action, err)
 	}
-	// What p could see of a contact read for this purpose: the fields they
-	// may filter on, and the columns of an export.
-	visible, err := s.authorize(ctx, p, ActionContactRead, purpose, Resource{Kind: KindContact, TenantID: p.TenantID})
-	if err != nil {
-		visible = &Decision{Fields: map[string]string{}}
-	}
 	tk, err := s.tenantKeys(ctx, p.TenantID)
 	if err != nil {
 		return nil, err
 	}
 	fc := &filterCompiler{schema: s.schema, tok: tk.SegmentToken, now: s.now(), fields: map[string]bool{},
-		visible: func(field string) bool { o := visible.Fields[field]; return o == Clear || o == Masked }}
+		visible: func(field string) bool { o := d.Fields[field]; return o == Clear || o == Masked }}
 	user, err := fc.compile(f, "filter", 0)
 	if err != nil {
 		return nil, err
 	}
 	plan := &segmentPlan{
 		cond:  &Cond{Op: CondAnd, Children: []*Cond{user, resolveConsents(scope.Cond, tk.SegmentToken)}},
-		scope: scope, decision: d, visible: visible,
+		scope: scope, decision: d,
 	}
 	for k := range fc.fields {
 		plan.fields = append(plan.fields, k)
@@ -276,7 +270,7 @@ func (s *Service) ExportSegment(ctx context.Context, p *Principal, purpose strin
 	}
 	var columns []string
 	for _, fd := range s.schema.Fields {
-		if o := plan.visible.Fields[fd.Name]; o == Clear || o == Masked {
+		if o := plan.decision.Fields[fd.Name]; o == Clear || o == Masked {
 			columns = append(columns, fd.Name)
 		}
 	}

@@ -140,6 +140,7 @@ var commands = []struct {
 	{"bench", "drive a running server on this machine with HTTP load", (*Main).runBench},
 	{"audit", "the audit log: verify, export, checkpoint, public-key", (*Main).runAudit},
 	{"policy", "the authorisation policy: test its Rego tests, eval one question", (*Main).runPolicy},
+	{"segment", "count, list, export and save segments on a running server", (*Main).runSegment},
 	{"version", "print the version", (*Main).runVersion},
 }
 

@@ -6,7 +6,7 @@
 package coffre.authz
 
 # The actions whose decision lists the fields.
-field_actions := {"contact.read", "contact.create", "contact.update", "contact.search"}
+field_actions := {"contact.read", "contact.create", "contact.update", "contact.search", "contact.segment", "contact.export"}
 
 fields := {name: obligation(name) | some name, _ in schema_fields} if {
 	action in field_actions
