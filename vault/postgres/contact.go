@@ -50,6 +50,7 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 
 	insertContact(t, vals)
 	insertLookups(t, r.TenantID, r.ID, r.Lookups)
+	insertSegment(t, r)
 	db.appendAudit(t, e)
 	if err := t.commit(ctx); err != nil {
 		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
@@ -128,6 +129,7 @@ func (db *DB) UpdateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 		RETURNING created_at`, append(vals[:12:12], vals[13])...).QueryRow(func(row pgx.Row) error {
 		return row.Scan(&createdAt)
 	})
+	updateSegment(t, r)
 	db.appendAudit(t, e)
 	if err := t.commit(ctx); err != nil {
 		return fmt.Errorf("postgres.UpdateContact: %w", mapError(err))
@@ -174,6 +176,7 @@ func (db *DB) EraseContact(ctx context.Context, tenantID, id string, e *vault.Au
 		return fmt.Errorf("postgres.EraseContact: %w", mapError(err))
 	}
 	deleteLookups(t, tenantID, id, old)
+	deleteSegment(t, tenantID, id)
 	db.appendAudit(t, e)
 	if err := t.commit(ctx); err != nil {
 		return fmt.Errorf("postgres.EraseContact: %w", mapError(err))
@@ -266,6 +269,15 @@ func (db *DB) LoadContacts(ctx context.Context, rs []*vault.Record, e *vault.Aud
 	}))
 	if err != nil {
 		return fmt.Errorf("postgres.LoadContacts: contacts: %w", mapError(err))
+	}
+	seg := make([]any, 0, len(segmentColumns))
+	_, err = conn.CopyFrom(ctx, pgx.Identifier{"contact_segments"}, segmentColumns, pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
+		seg = append(seg[:0], segmentValues(rs[i])...)
+		seg[1] = uuidBytes(rs[i].ID)
+		return seg, nil
+	}))
+	if err != nil {
+		return fmt.Errorf("postgres.LoadContacts: segments: %w", mapError(err))
 	}
 	if nl > 0 {
 		next := 0             // the next record

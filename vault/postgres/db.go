@@ -39,6 +39,10 @@ type DB struct {
 	// by the benchmarks, to measure what the entry costs a write.
 	noAudit bool
 
+	// listWalk, when set, replaces the length of a listing's walk (see
+	// ListContacts). It is set only by tests, to take the other path.
+	listWalk int
+
 	// Now returns the current time. It stamps records, tokens, tenants and
 	// audit entries whose time is zero. It may be replaced before the DB is
 	// used; it defaults to time.Now.

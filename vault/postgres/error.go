@@ -19,6 +19,7 @@ var conflictMessages = map[string]string{
 	"contacts_pkey":          "A contact with this id already exists.",
 	"contact_lookups_unique": "A contact with the same unique value already exists.",
 	"api_tokens_pkey":        "A token with this id already exists.",
+	"segments_pkey":          "A segment with this name already exists.",
 }
 
 // mapError turns a driver error into an error whose vault code callers can

@@ -1,0 +1,570 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/coffre/coffre/vault"
+)
+
+var _ vault.SegmentStore = (*DB)(nil)
+
+// A segment query runs on contact_segments (see migration 003), the narrow
+// copy of each contact's tokens, flags and times, and reads the contacts
+// table only for the records of a page. A vault.Cond becomes a boolean
+// SQL expression over the row s of contact_segments, every value a
+// parameter:
+//
+//	True, False       TRUE, FALSE
+//	And, Or           (a AND b …), (a OR b …); TRUE and FALSE when empty
+//	Not               (NOT a)
+//	Tokens            s.tokens && $n::bigint[], the keys of the tokens
+//	                  (segmentKey); FALSE for an empty list
+//	Flag              s.restricted, NOT s.restricted (objected alike)
+//	Time              s.created_at >= $n AND s.created_at < $m, a zero
+//	                  bound left out (updated_at alike)
+//
+// The queries are sent with pgx.QueryExecModeExec, as unnamed statements:
+// PostgreSQL then plans each with its parameter values, so that the GIN
+// index's statistics weigh the tokens asked for, where a cached generic
+// plan would guess.
+
+// Limits of a condition: deeper or larger ones are EINVALID, before they
+// reach the server's stack or its limit of 65,535 parameters.
+const (
+	maxCondDepth = 64
+	maxCondNodes = 10000
+)
+
+// listWalk is how many rows of the tenant, in id order, a listing checks
+// before it turns to the GIN index: when fewer than a page of them match,
+// matches are rare there, and finding all those that follow through the
+// index and sorting them costs less than walking on. It is at least
+// listWalkPages pages' worth.
+const (
+	listWalk      = 10000
+	listWalkPages = 20
+)
+
+// CountContacts counts the tenant's records that c matches, in one query.
+// It returns EINVALID for an empty tenant or a condition the store cannot
+// express: nil, CondConsent, an unknown op, flag or column, a Not without
+// exactly one child, an empty token, or one deeper than 64 levels or
+// larger than 10,000 nodes. It is safe for concurrent use.
+func (db *DB) CountContacts(ctx context.Context, tenantID string, c *vault.Cond) (int64, error) {
+	const op = "postgres.CountContacts"
+	if tenantID == "" {
+		return 0, fmt.Errorf("%s: %w", op, vault.Errorf(vault.EINVALID, "Tenant id is required."))
+	}
+	cond, args, err := buildCond(c, tenantID)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	var n int64
+	sql := `SELECT count(*) FROM contact_segments s WHERE s.tenant_id = $1 AND ` + cond
+	if err := db.pool.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	return n, nil
+}
+
+// ListContacts returns at most limit records of the tenant that c
+// matches, in id order, after the id afterID ("" for the first page). It
+// returns EINVALID for an empty tenant, a limit below 1, an afterID that
+// is neither empty nor a canonical UUID, or a condition CountContacts
+// refuses. It is safe for concurrent use.
+//
+// It walks the tenant's rows in id order, which finds a page at once
+// when matches are common; when the first listWalk rows hold less than a
+// page, it looks up the matches after them through the indexes and sorts
+// them (see listWalk). The two statements may see different snapshots:
+// a record written in between may be missed or seen, as a page is not a
+// snapshot of the segment anyway.
+func (db *DB) ListContacts(ctx context.Context, tenantID string, c *vault.Cond, afterID string, limit int) ([]*vault.Record, error) {
+	const op = "postgres.ListContacts"
+	switch {
+	case tenantID == "":
+		return nil, fmt.Errorf("%s: %w", op, vault.Errorf(vault.EINVALID, "Tenant id is required."))
+	case limit < 1:
+		return nil, fmt.Errorf("%s: %w", op, vault.Errorf(vault.EINVALID, "Limit must be at least 1."))
+	case afterID != "" && !vault.ValidID(afterID):
+		return nil, fmt.Errorf("%s: %w", op, vault.Errorf(vault.EINVALID, "The contact id to list after is not a contact id."))
+	}
+	walk := max(listWalk, listWalkPages*limit)
+	if db.listWalk > 0 {
+		walk = db.listWalk
+	}
+
+	// The walk: the tenant's next rows in id order, each with whether it
+	// matches, and the records of those that do. The last row walked
+	// comes back too, matching or not, so that a short page tells a walk
+	// that reached the end of the tenant from one that stopped. The
+	// parameters are the tenant, the walk's length, the limit, afterID if
+	// any, then the condition's.
+	fixed := []any{tenantID, walk, limit}
+	after := ""
+	if afterID != "" {
+		fixed = append(fixed, afterID)
+		after = `AND s.id > $4::uuid`
+	}
+	cond, args, err := buildCond(c, fixed...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	rows, err := db.pool.Query(ctx, `
+		SELECT w.id, w.hit, w.rn, `+prefixed("c.", contactColumns)+`
+		FROM (
+			SELECT s.id, `+cond+` AS hit, row_number() OVER (ORDER BY s.id) AS rn
+			FROM contact_segments s
+			WHERE s.tenant_id = $1 `+after+`
+			ORDER BY s.id
+			LIMIT $2
+		) w
+		LEFT JOIN contacts c ON w.hit AND c.tenant_id = $1 AND c.id = w.id
+		WHERE w.hit OR w.rn = $2
+		ORDER BY w.id
+		LIMIT $3::int + 1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	var rs []*vault.Record
+	var last string // the id of the last row walked, if the walk stopped short of the end
+	for rows.Next() {
+		var id string
+		var hit bool
+		var rn int64
+		var r recordScan
+		if err := rows.Scan(append([]any{&id, &hit, &rn}, r.dest()...)...); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("%s: %w", op, mapError(err))
+		}
+		if hit && len(rs) < limit {
+			rec, err := r.record(tenantID, id)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+			rs = append(rs, rec)
+		}
+		if rn == int64(walk) {
+			last = id
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	if len(rs) == limit || last == "" {
+		return rs, nil
+	}
+
+	// Matches are rare in the rows walked: find those after the last one
+	// through the indexes, all of them (MATERIALIZED keeps the planner from
+	// walking on in id order), and keep the first. The parameters are the
+	// tenant, the last id walked and the number of records missing.
+	cond, args, err = buildCond(c, tenantID, last, limit-len(rs))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	rows, err = db.pool.Query(ctx, `
+		WITH m AS MATERIALIZED (
+			SELECT s.id FROM contact_segments s
+			WHERE s.tenant_id = $1 AND s.id > $2::uuid AND `+cond+`
+		)
+		SELECT `+prefixed("c.", contactColumns)+`, c.id
+		FROM (SELECT id FROM m ORDER BY id LIMIT $3) x
+		JOIN contacts c ON c.tenant_id = $1 AND c.id = x.id
+		ORDER BY c.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var r recordScan
+		if err := rows.Scan(append(r.dest(), &id)...); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, mapError(err))
+		}
+		rec, err := r.record(tenantID, id)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		rs = append(rs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	return rs, nil
+}
+
+// prefixed qualifies each of a comma-separated list of columns.
+func prefixed(prefix, columns string) string {
+	cs := strings.Split(columns, ",")
+	for i, c := range cs {
+		cs[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(cs, ", ")
+}
+
+// recordScan holds the contactColumns of a row, nullable: a walked row
+// that does not match has no record.
+type recordScan struct {
+	wrappedKey, sealed, consents []byte
+	restricted, objected         *bool
+	version                      *int64
+	tokens                       [][]byte
+	fields                       []string
+	lookupTokens                 [][]byte
+	unique                       []bool
+	createdAt, updatedAt         *time.Time
+}
+
+func (r *recordScan) dest() []any {
+	return []any{&r.wrappedKey, &r.sealed, &r.consents, &r.restricted, &r.objected, &r.version,
+		&r.tokens, &r.fields, &r.lookupTokens, &r.unique, &r.createdAt, &r.updatedAt}
+}
+
+// record returns the record scanned, or an error if the contact row was
+// missing: contact_segments and contacts disagree.
+func (r *recordScan) record(tenantID, id string) (*vault.Record, error) {
+	if r.version == nil || r.createdAt == nil || r.updatedAt == nil || r.restricted == nil || r.objected == nil {
+		return nil, fmt.Errorf("contact %s: in contact_segments but not in contacts", id)
+	}
+	rec := &vault.Record{TenantID: tenantID, ID: id, WrappedKey: r.wrappedKey, Version: *r.version,
+		Flags: vault.Flags{Restricted: *r.restricted, Objected: *r.objected}, Tokens: r.tokens,
+		Lookups:   joinLookups(r.fields, r.lookupTokens, r.unique),
+		CreatedAt: r.createdAt.UTC(), UpdatedAt: r.updatedAt.UTC()}
+	var err error
+	if rec.Sealed, err = vault.UnmarshalSealed(r.sealed); err != nil {
+		return nil, err
+	}
+	if rec.Consents, err = parseConsents(r.consents); err != nil {
+		return nil, err
+	}
+	if len(rec.Tokens) == 0 {
+		rec.Tokens = nil
+	}
+	return rec, nil
+}
+
+// segmentKey returns the key contact_segments.tokens holds for a
+// segmentation token: the first 8 bytes of its SHA-256, big-endian, as a
+// signed integer (see migration 003).
+func segmentKey(token []byte) int64 {
+	h := sha256.Sum256(token)
+	return int64(binary.BigEndian.Uint64(h[:8]))
+}
+
+// segmentKeys returns the keys of tokens, sorted, without repeats, never
+// nil.
+func segmentKeys(tokens [][]byte) []int64 {
+	keys := make([]int64, len(tokens))
+	for i, t := range tokens {
+		keys[i] = segmentKey(t)
+	}
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// segmentValues returns the contact_segments row of r, in the order of
+// segmentColumns.
+func segmentValues(r *vault.Record) []any {
+	return []any{r.TenantID, r.ID, r.CreatedAt, r.UpdatedAt, r.Flags.Restricted, r.Flags.Objected, segmentKeys(r.Tokens)}
+}
+
+// segmentColumns are the columns of contact_segments.
+var segmentColumns = []string{"tenant_id", "id", "created_at", "updated_at", "restricted", "objected", "tokens"}
+
+// insertSegment queues the insert of r's contact_segments row.
+func insertSegment(t *tx, r *vault.Record) {
+	t.queue(`INSERT INTO contact_segments (tenant_id, id, created_at, updated_at, restricted, objected, tokens)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, segmentValues(r)...)
+}
+
+// updateSegment queues the update of r's contact_segments row, from the
+// contacts row just updated, but for the tokens: all but the creation
+// time, which never changes. A missing row is inserted: the table is
+// rebuilt from contacts wherever it could have disagreed (a check of the
+// rows changed could not stop the transaction, whose COMMIT travels in
+// the same batch).
+func updateSegment(t *tx, r *vault.Record) {
+	t.queue(`INSERT INTO contact_segments (tenant_id, id, created_at, updated_at, restricted, objected, tokens)
+		SELECT tenant_id, id, created_at, updated_at, restricted, objected, $3
+		FROM contacts WHERE tenant_id = $1 AND id = $2
+		ON CONFLICT (tenant_id, id) DO UPDATE SET updated_at = EXCLUDED.updated_at,
+			restricted = EXCLUDED.restricted, objected = EXCLUDED.objected, tokens = EXCLUDED.tokens`,
+		r.TenantID, r.ID, segmentKeys(r.Tokens))
+}
+
+// deleteSegment queues the delete of a contact's contact_segments row.
+func deleteSegment(t *tx, tenantID, id string) {
+	t.queue(`DELETE FROM contact_segments WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+}
+
+// buildCond returns the SQL expression of c over the row s of
+// contact_segments, and the arguments of a query whose parameters are
+// fixed then the expression's, preceded by the mode that sends the query
+// as an unnamed statement.
+func buildCond(c *vault.Cond, fixed ...any) (string, []any, error) {
+	q := condSQL{args: append([]any{pgx.QueryExecModeExec}, fixed...)}
+	if err := q.cond(c, 0); err != nil {
+		return "", nil, err
+	}
+	return q.b.String(), q.args, nil
+}
+
+// condSQL builds the SQL expression of a vault.Cond and its parameters;
+// args[0] is the query's mode, not a parameter.
+type condSQL struct {
+	b     strings.Builder
+	args  []any
+	nodes int
+}
+
+// param adds a parameter and returns its placeholder.
+func (q *condSQL) param(v any) string {
+	q.args = append(q.args, v)
+	return "$" + strconv.Itoa(len(q.args)-1)
+}
+
+var errCond = vault.Errorf(vault.EINVALID, "The segment condition cannot be evaluated by the store.")
+
+// cond writes the expression of c, at the given depth.
+func (q *condSQL) cond(c *vault.Cond, depth int) error {
+	if c == nil {
+		return errCond
+	}
+	q.nodes++
+	if depth > maxCondDepth || q.nodes > maxCondNodes {
+		return vault.Errorf(vault.EINVALID, "The segment condition is too large.")
+	}
+	switch c.Op {
+	case vault.CondTrue:
+		q.b.WriteString("TRUE")
+	case vault.CondFalse:
+		q.b.WriteString("FALSE")
+	case vault.CondAnd, vault.CondOr:
+		if len(c.Children) == 0 {
+			q.b.WriteString(map[vault.CondOp]string{vault.CondAnd: "TRUE", vault.CondOr: "FALSE"}[c.Op])
+			return nil
+		}
+		sep := map[vault.CondOp]string{vault.CondAnd: " AND ", vault.CondOr: " OR "}[c.Op]
+		q.b.WriteByte('(')
+		for i, ch := range c.Children {
+			if i > 0 {
+				q.b.WriteString(sep)
+			}
+			if err := q.cond(ch, depth+1); err != nil {
+				return err
+			}
+		}
+		q.b.WriteByte(')')
+	case vault.CondNot:
+		if len(c.Children) != 1 {
+			return errCond
+		}
+		q.b.WriteString("(NOT ")
+		if err := q.cond(c.Children[0], depth+1); err != nil {
+			return err
+		}
+		q.b.WriteByte(')')
+	case vault.CondTokens:
+		for _, t := range c.Tokens {
+			if len(t) == 0 {
+				return errCond
+			}
+		}
+		if len(c.Tokens) == 0 {
+			q.b.WriteString("FALSE")
+			return nil
+		}
+		q.b.WriteString("s.tokens && " + q.param(segmentKeys(c.Tokens)) + "::bigint[]")
+	case vault.CondFlag:
+		switch c.Flag {
+		case vault.FlagRestricted, vault.FlagObjected:
+		default:
+			return errCond
+		}
+		if !c.Value {
+			q.b.WriteString("NOT ")
+		}
+		q.b.WriteString("s." + c.Flag)
+	case vault.CondTime:
+		switch c.Column {
+		case vault.ColumnCreated, vault.ColumnUpdated:
+		default:
+			return errCond
+		}
+		q.time(c)
+	default:
+		return errCond
+	}
+	return nil
+}
+
+// The range of timestamptz: a stored time is within it.
+var (
+	minTimestamp = time.Date(-4713, time.November, 24, 0, 0, 0, 0, time.UTC)
+	maxTimestamp = time.Date(294276, time.December, 31, 23, 59, 59, 999999000, time.UTC)
+)
+
+// time writes the range of a CondTime. Stored times are whole
+// microseconds, so a bound with a fraction is rounded up: t >= From holds
+// exactly when t >= From rounded up, and t < Until when t < Until rounded
+// up. A bound beyond the range of stored times is open or empty.
+func (q *condSQL) time(c *vault.Cond) {
+	col := "s." + c.Column
+	from, until := c.From, c.Until
+	switch {
+	case !from.IsZero() && from.After(maxTimestamp), !until.IsZero() && !until.After(minTimestamp):
+		q.b.WriteString("FALSE")
+		return
+	}
+	var parts []string
+	if !from.IsZero() && from.After(minTimestamp) {
+		parts = append(parts, col+" >= "+q.param(ceilMicro(from))+"::timestamptz")
+	}
+	if !until.IsZero() && !until.After(maxTimestamp) {
+		parts = append(parts, col+" < "+q.param(ceilMicro(until))+"::timestamptz")
+	}
+	if len(parts) == 0 {
+		q.b.WriteString("TRUE")
+		return
+	}
+	q.b.WriteString("(" + strings.Join(parts, " AND ") + ")")
+}
+
+// ceilMicro rounds t up to the microsecond, in UTC.
+func ceilMicro(t time.Time) time.Time {
+	t = t.UTC()
+	if d := t.Truncate(time.Microsecond); !d.Equal(t) {
+		return d.Add(time.Microsecond)
+	}
+	return t
+}
+
+// SaveSegment stores a named segment and appends e, unsequenced, in one
+// transaction, in one round trip. A zero g.CreatedAt is set to the
+// store's time. It returns EINVALID for a nil segment, an empty tenant or
+// name, or a nil or invalid entry, and ECONFLICT if the tenant has a
+// segment of that name.
+func (db *DB) SaveSegment(ctx context.Context, g *vault.SavedSegment, e *vault.AuditEntry) error {
+	const op = "postgres.SaveSegment"
+	if g == nil || g.TenantID == "" || g.Name == "" {
+		return fmt.Errorf("%s: %w", op, vault.Errorf(vault.EINVALID, "Segment tenant and name are required."))
+	}
+	if err := db.checkEntry(e); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if g.CreatedAt.IsZero() {
+		g.CreatedAt = db.now()
+	}
+	filter := g.Filter
+	if filter == nil {
+		filter = []byte{}
+	}
+	t, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	defer t.rollback()
+	t.queue(`INSERT INTO segments (tenant_id, name, filter, owner_id, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		g.TenantID, g.Name, filter, g.OwnerID, g.CreatedAt)
+	db.appendAudit(t, e)
+	if err := t.commit(ctx); err != nil {
+		return fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	return nil
+}
+
+// Segment returns a saved segment: ENOTFOUND if the tenant has none of
+// that name, EINVALID for an empty tenant or name.
+func (db *DB) Segment(ctx context.Context, tenantID, name string) (*vault.SavedSegment, error) {
+	const op = "postgres.Segment"
+	if tenantID == "" || name == "" {
+		return nil, fmt.Errorf("%s: %w", op, vault.Errorf(vault.EINVALID, "Segment tenant and name are required."))
+	}
+	g := &vault.SavedSegment{TenantID: tenantID, Name: name}
+	err := db.pool.QueryRow(ctx, `SELECT filter, owner_id, created_at FROM segments WHERE tenant_id = $1 AND name = $2`,
+		tenantID, name).Scan(&g.Filter, &g.OwnerID, &g.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%s: %w", op, vault.Errorf(vault.ENOTFOUND, "Segment not found."))
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	g.CreatedAt = g.CreatedAt.UTC()
+	return g, nil
+}
+
+// Segments returns the tenant's saved segments ordered by name, byte-wise;
+// none is no error. It returns EINVALID for an empty tenant.
+func (db *DB) Segments(ctx context.Context, tenantID string) ([]*vault.SavedSegment, error) {
+	const op = "postgres.Segments"
+	if tenantID == "" {
+		return nil, fmt.Errorf("%s: %w", op, vault.Errorf(vault.EINVALID, "Tenant id is required."))
+	}
+	rows, err := db.pool.Query(ctx, `SELECT name, filter, owner_id, created_at FROM segments
+		WHERE tenant_id = $1 ORDER BY name`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	defer rows.Close()
+	var gs []*vault.SavedSegment
+	for rows.Next() {
+		g := &vault.SavedSegment{TenantID: tenantID}
+		if err := rows.Scan(&g.Name, &g.Filter, &g.OwnerID, &g.CreatedAt); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, mapError(err))
+		}
+		g.CreatedAt = g.CreatedAt.UTC()
+		gs = append(gs, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	return gs, nil
+}
+
+// DeleteSegment deletes a saved segment and appends e, unsequenced, in one
+// transaction. It returns ENOTFOUND if the tenant has no segment of that
+// name, EINVALID for an empty tenant or name or a nil or invalid entry.
+func (db *DB) DeleteSegment(ctx context.Context, tenantID, name string, e *vault.AuditEntry) error {
+	const op = "postgres.DeleteSegment"
+	if tenantID == "" || name == "" {
+		return fmt.Errorf("%s: %w", op, vault.Errorf(vault.EINVALID, "Segment tenant and name are required."))
+	}
+	if err := db.checkEntry(e); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	t, err := db.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	defer t.rollback()
+	// The delete must be known to have deleted a row before the entry is
+	// queued: a batch's COMMIT would commit the entry whatever a callback
+	// says.
+	t.queue(`DELETE FROM segments WHERE tenant_id = $1 AND name = $2`, tenantID, name).Exec(func(ct pgconn.CommandTag) error {
+		if ct.RowsAffected() == 0 {
+			return vault.Errorf(vault.ENOTFOUND, "Segment not found.")
+		}
+		return nil
+	})
+	if err := t.flush(ctx); err != nil {
+		return fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	db.appendAudit(t, e)
+	if err := t.commit(ctx); err != nil {
+		return fmt.Errorf("%s: %w", op, mapError(err))
+	}
+	return nil
+}
