@@ -19,7 +19,7 @@ const (
 	qInsertContact = `
 		INSERT INTO contacts (tenant_id, id, wrapped_key, sealed, lookups, tokens, consents, restricted, objected, version, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qContactForWrite = `SELECT rid, version, lookups FROM contacts WHERE tenant_id = ? AND id = ?`
+	qContactForWrite = `SELECT rid, version, lookups, tokens FROM contacts WHERE tenant_id = ? AND id = ?`
 	qUpdateContact   = `
 		UPDATE contacts
 		SET wrapped_key = ?, sealed = ?, lookups = ?, tokens = ?, consents = ?, restricted = ?, objected = ?, version = ?, updated_at = ?
@@ -29,6 +29,8 @@ const (
 	qInsertShared  = `INSERT INTO contact_lookups_shared (token, tenant_id, field, contact) VALUES (?, ?, ?, ?)`
 	qDeleteUnique  = `DELETE FROM contact_lookups_unique WHERE token = ? AND tenant_id = ? AND field = ? AND contact = ?`
 	qDeleteShared  = `DELETE FROM contact_lookups_shared WHERE token = ? AND tenant_id = ? AND field = ? AND contact = ?`
+	qInsertToken   = `INSERT INTO segment_tokens (token, contact) VALUES (?, ?)`
+	qDeleteToken   = `DELETE FROM segment_tokens WHERE token = ? AND contact = ?`
 
 	qContact = `SELECT ` + contactColumns + ` FROM contacts WHERE tenant_id = ? AND id = ?`
 	// The lookup tables lead, so that a search reads the few rows found
@@ -253,7 +255,8 @@ func validRecord(op string, r *vault.Record) error {
 	return nil
 }
 
-// createContact inserts r and its lookup entries and returns its rid.
+// createContact inserts r, its lookup entries and its segmentation
+// tokens, and returns its rid.
 func (tx *wtx) createContact(r *vault.Record, now time.Time) (int64, error) {
 	key, ok := packID(r.ID)
 	if !ok {
@@ -274,17 +277,21 @@ func (tx *wtx) createContact(r *vault.Record, now time.Time) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return rid, tx.insertLookups(r.TenantID, rid, ls)
+	if err := tx.insertLookups(r.TenantID, rid, ls); err != nil {
+		return 0, err
+	}
+	return rid, tx.insertTokens(rid, ts)
 }
 
 // updateContact checks r's version against the stored one and replaces
-// the record, then its lookup entries that changed.
+// the record, then its lookup entries and segmentation tokens that
+// changed.
 func (tx *wtx) updateContact(r *vault.Record, now time.Time) error {
 	key, ok := packID(r.ID)
 	if !ok {
 		return errNoContact
 	}
-	rid, version, oldLs, err := tx.contactForWrite(r.TenantID, key)
+	rid, version, oldLs, oldTs, err := tx.contactForWrite(r.TenantID, key)
 	if err != nil {
 		return err
 	}
@@ -304,17 +311,27 @@ func (tx *wtx) updateContact(r *vault.Record, now time.Time) error {
 	if err := tx.deleteLookups(r.TenantID, rid, gone); err != nil {
 		return err
 	}
-	return tx.insertLookups(r.TenantID, rid, added)
+	if err := tx.insertLookups(r.TenantID, rid, added); err != nil {
+		return err
+	}
+	goneTs, addedTs := diffTokens(oldTs, ts)
+	if err := tx.deleteTokens(rid, goneTs); err != nil {
+		return err
+	}
+	return tx.insertTokens(rid, addedTs)
 }
 
-// eraseContact deletes a record and its lookup entries; ENOTFOUND if
-// there is none.
+// eraseContact deletes a record, its lookup entries and its segmentation
+// tokens; ENOTFOUND if there is none.
 func (tx *wtx) eraseContact(tenantID string, key []byte) error {
-	rid, _, ls, err := tx.contactForWrite(tenantID, key)
+	rid, _, ls, ts, err := tx.contactForWrite(tenantID, key)
 	if err != nil {
 		return err
 	}
 	if err := tx.deleteLookups(tenantID, rid, ls); err != nil {
+		return err
+	}
+	if err := tx.deleteTokens(rid, ts); err != nil {
 		return err
 	}
 	_, err = tx.exec(tx.st.deleteContact, rid)
@@ -322,19 +339,23 @@ func (tx *wtx) eraseContact(tenantID string, key []byte) error {
 }
 
 // contactForWrite returns what a change needs of a stored record: its
-// rid, version and lookups; ENOTFOUND if there is none.
-func (tx *wtx) contactForWrite(tenantID string, key []byte) (rid, version int64, ls []vault.Lookup, err error) {
-	var packed []byte
-	err = tx.queryRow(tx.st.contactForWrite, tenantID, key).Scan(&rid, &version, &packed)
+// rid, version, lookups and tokens (as normTokens leaves them); ENOTFOUND
+// if there is none.
+func (tx *wtx) contactForWrite(tenantID string, key []byte) (rid, version int64, ls []vault.Lookup, ts [][]byte, err error) {
+	var packedLs, packedTs []byte
+	err = tx.queryRow(tx.st.contactForWrite, tenantID, key).Scan(&rid, &version, &packedLs, &packedTs)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, nil, errNoContact
+		return 0, 0, nil, nil, errNoContact
 	} else if err != nil {
-		return 0, 0, nil, err
+		return 0, 0, nil, nil, err
 	}
-	if ls, err = unpackLookups(packed); err != nil {
-		return 0, 0, nil, fmt.Errorf("contact lookups: %w", err)
+	if ls, err = unpackLookups(packedLs); err != nil {
+		return 0, 0, nil, nil, fmt.Errorf("contact lookups: %w", err)
 	}
-	return rid, version, ls, nil
+	if ts, err = unpackTokens(packedTs); err != nil {
+		return 0, 0, nil, nil, fmt.Errorf("contact tokens: %w", err)
+	}
+	return rid, version, ls, normTokens(ts), nil
 }
 
 // insertLookups inserts lookup entries of the contact rid. A unique

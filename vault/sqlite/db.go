@@ -71,6 +71,7 @@ type writeStmts struct {
 
 	insertContact, contactForWrite, updateContact, deleteContact *sql.Stmt
 	insertUnique, insertShared, deleteUnique, deleteShared       *sql.Stmt
+	insertToken, deleteToken                                     *sql.Stmt
 	appendEntry, sequenceEntries, insertTenant, insertAPIToken   *sql.Stmt
 }
 
@@ -91,6 +92,8 @@ func (st *writeStmts) list() map[**sql.Stmt]string {
 		&st.insertShared:    qInsertShared,
 		&st.deleteUnique:    qDeleteUnique,
 		&st.deleteShared:    qDeleteShared,
+		&st.insertToken:     qInsertToken,
+		&st.deleteToken:     qDeleteToken,
 		&st.appendEntry:     qAppendEntry,
 		&st.sequenceEntries: qSequenceEntries,
 		&st.insertTenant:    qInsertTenant,

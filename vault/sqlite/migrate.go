@@ -29,6 +29,7 @@ type migration struct {
 // the migration's transaction right after its file, by version.
 var dataSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
 	3: copyContactsV1,
+	4: fillSegmentTokens,
 }
 
 // listMigrations returns the embedded migrations in version order.
