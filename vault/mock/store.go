@@ -28,6 +28,7 @@ type Store struct {
 	contacts map[string]map[string]*vault.Record // tenant -> id -> record
 	unique   map[string]map[string]string        // tenant -> field NUL token -> id
 	tokens   map[string]*vault.APIToken
+	segments map[string]map[string]*vault.SavedSegment // tenant -> name -> segment
 }
 
 var _ vault.Store = (*Store)(nil)
@@ -39,6 +40,7 @@ func NewStore() *Store {
 		contacts: make(map[string]map[string]*vault.Record),
 		unique:   make(map[string]map[string]string),
 		tokens:   make(map[string]*vault.APIToken),
+		segments: make(map[string]map[string]*vault.SavedSegment),
 		Store:    audittest.NewStore(),
 	}
 }
