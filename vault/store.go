@@ -14,6 +14,7 @@ type Store interface {
 	ContactStore
 	TokenStore
 	AuditStore
+	SegmentStore
 	// audit.Store is the storage of the audit log's sequencer.
 	audit.Store
 	// Ping reports whether the store can serve requests.

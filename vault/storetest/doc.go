@@ -47,4 +47,18 @@
 //     (no error) when nothing matches.
 //   - A unique lookup conflicts only with unique lookups of other records of
 //     the same tenant and field.
+//   - CountContacts and ListContacts agree with (*vault.Cond).Matches on
+//     the records every write left (RunSegments checks hundreds of random
+//     conditions), whatever the tokens' lengths: a time bound is compared
+//     to the nanosecond, an empty Tokens list matches nothing, an And of
+//     none everything, an Or of none nothing. They refuse with EINVALID,
+//     never answering more or fewer records, a nil condition or child,
+//     CondConsent, an unknown op, flag or column, a Not without exactly
+//     one child and an empty token, anywhere in the tree; and an empty
+//     tenant, a limit below 1, an afterID that is neither empty nor a
+//     canonical UUID. An unknown tenant has no records. Pages follow id
+//     order; afterID need not be a stored id.
+//   - Saved segment names are exact and sort byte-wise; SaveSegment and
+//     DeleteSegment commit their entry as a write does; a zero CreatedAt
+//     is set to the store's time.
 package storetest
