@@ -49,6 +49,22 @@ func storeCalls(s vault.Store, tn *vault.Tenant, r *vault.Record) []struct {
 		{"LoadContacts", func(ctx context.Context) error {
 			return s.LoadContacts(ctx, []*vault.Record{NewRecord(tn.ID), NewRecord(tn.ID)}, NewEntry(tn.ID, "contact.import", ""))
 		}},
+		{"CountContacts", func(ctx context.Context) error {
+			_, err := s.CountContacts(ctx, tn.ID, &vault.Cond{Op: vault.CondTokens, Tokens: r.Tokens})
+			return err
+		}},
+		{"ListContacts", func(ctx context.Context) error {
+			_, err := s.ListContacts(ctx, tn.ID, &vault.Cond{Op: vault.CondTrue}, "", 10)
+			return err
+		}},
+		{"SaveSegment", func(ctx context.Context) error {
+			return s.SaveSegment(ctx, NewSegment(tn.ID, "s"), NewEntry(tn.ID, vault.ActionSegmentSave, ""))
+		}},
+		{"Segment", func(ctx context.Context) error { _, err := s.Segment(ctx, tn.ID, "s"); return err }},
+		{"Segments", func(ctx context.Context) error { _, err := s.Segments(ctx, tn.ID); return err }},
+		{"DeleteSegment", func(ctx context.Context) error {
+			return s.DeleteSegment(ctx, tn.ID, "s", NewEntry(tn.ID, vault.ActionSegmentDelete, ""))
+		}},
 		{"CreateToken", func(ctx context.Context) error {
 			return s.CreateToken(ctx, NewToken(tn.ID), NewEntry(tn.ID, vault.ActionTokenCreate, ""))
 		}},
