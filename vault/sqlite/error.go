@@ -58,6 +58,8 @@ func conflictMessage(msg string) string {
 		return "Tenant already exists."
 	case strings.Contains(msg, "api_tokens."):
 		return "Token already exists."
+	case strings.Contains(msg, "segments."):
+		return "A segment with this name already exists."
 	}
 	return "Conflict with existing data."
 }

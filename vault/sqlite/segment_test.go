@@ -135,3 +135,16 @@ func TestSegmentTokens(t *testing.T) {
 		t.Errorf("segment_tokens entries after a failed load = %d, want 2", n)
 	}
 }
+
+// TestSaveSegment_ErrConflictMessage checks that a taken name is named as
+// such.
+func TestSaveSegment_ErrConflictMessage(t *testing.T) {
+	db := MustOpen(t)
+	tn := storetest.MustCreateTenant(t, db)
+	for i, want := range []string{"", "A segment with this name already exists."} {
+		err := db.SaveSegment(t.Context(), storetest.NewSegment(tn.ID, "s"), storetest.NewEntry(tn.ID, vault.ActionSegmentSave, ""))
+		if got := vault.ErrorMessage(err); i > 0 && got != want {
+			t.Errorf("ErrorMessage(SaveSegment(taken name)) = %q, want %q", got, want)
+		}
+	}
+}
