@@ -138,8 +138,8 @@ func (db *DB) UpdateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 	return nil
 }
 
-// EraseContact deletes the record (its wrapped key with it) and its
-// lookups, and appends e, in one transaction. It returns ENOTFOUND if the
+// EraseContact deletes the record (its wrapped key with it), its lookups
+// and its row of contact_segments, and appends e, in one transaction. It returns ENOTFOUND if the
 // tenant has no record with that id, EINVALID for empty ids or a nil or
 // invalid entry.
 func (db *DB) EraseContact(ctx context.Context, tenantID, id string, e *vault.AuditEntry) error {
@@ -222,8 +222,9 @@ func (db *DB) FindContacts(ctx context.Context, tenantID, field string, token []
 	return rs, nil
 }
 
-// LoadContacts bulk-inserts records with COPY and appends e, in one
-// transaction: all or nothing. Zero CreatedAt and UpdatedAt are set to the
+// LoadContacts bulk-inserts records, their rows of contact_segments and
+// their lookups with COPY and appends e, in one transaction: all or
+// nothing. Zero CreatedAt and UpdatedAt are set to the
 // store's time. It returns EINVALID for an empty batch, a nil or incomplete
 // record or a nil or invalid entry, and ECONFLICT if an id or a unique lookup token is
 // taken, by a stored record or by another record of the batch.
