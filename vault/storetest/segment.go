@@ -455,7 +455,7 @@ func testSegmentProperty(t *testing.T, open func(t *testing.T) vault.Store) {
 		t.FailNow()
 	}
 	failed := 0
-	const conds = 400
+	const conds = 300
 	for i := 0; i < conds && failed < 5; i++ {
 		c := f.randCond(rng, 4)
 		desc := fmt.Sprintf("#%d %s", i, condString(c, f.v))
