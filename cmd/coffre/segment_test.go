@@ -234,3 +234,60 @@ func TestSegmentsAgainstAReference(t *testing.T) {
 		t.Logf("the volunteer reached %d contacts in all, every one of them allowed", reached)
 	})
 }
+
+func TestSegmentCommand(t *testing.T) {
+	env := map[string]string{"COFFRE_DATA_DIR": t.TempDir() + "/data"}
+	mustRun(t, env, "init")
+	mustRun(t, env, "demo", "--contacts", "200", "--seed", "5", "--tenant", "default")
+	agent := agentToken(t, env, "default")
+	s := serve(t, env)
+	cli := map[string]string{"COFFRE_TOKEN": agent}
+	filter := `{"and": [{"field": "district", "in": ["d3", "d7", "d11"]}, {"consent": "newsletter"}]}`
+
+	out, _ := mustRun(t, cli, "segment", "count", "--url", s.url, "--purpose", "newsletter", "--filter", filter)
+	n, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil || n == 0 {
+		t.Fatalf("segment count = %q", out)
+	}
+	out, _ = mustRun(t, cli, "segment", "list", "--url", s.url, "--purpose", "newsletter", "--filter", filter, "--limit", "7", "--all")
+	if lines := strings.Count(out, "\n"); lines != n {
+		t.Fatalf("segment list --all gave %d contacts, count says %d", lines, n)
+	}
+	csvFile := t.TempDir() + "/mailing.csv"
+	_, stderr := mustRun(t, cli, "segment", "export", "--url", s.url, "--purpose", "newsletter", "--filter", filter, "-o", csvFile)
+	if !strings.Contains(stderr, "exported ") {
+		t.Errorf("export stderr = %q", stderr)
+	}
+	if _, stderr, code := run(t, cli, "segment", "export", "--url", s.url, "--purpose", "newsletter", "--filter", filter, "-o", csvFile); code != 1 || !strings.Contains(stderr, "never overwrites") {
+		t.Errorf("export over an existing file: exit %d, %s", code, stderr)
+	}
+	mustRun(t, cli, "segment", "save", "--url", s.url, "--purpose", "newsletter", "--name", "mailing-nord", "--filter", filter)
+	out, _ = mustRun(t, cli, "segment", "saved", "--url", s.url, "--purpose", "newsletter")
+	if !strings.Contains(out, `"mailing-nord"`) {
+		t.Errorf("segment saved = %s", out)
+	}
+	out, _ = mustRun(t, cli, "segment", "count", "--url", s.url, "--purpose", "newsletter", "--segment", "mailing-nord")
+	if strings.TrimSpace(out) != strconv.Itoa(n) {
+		t.Errorf("saved segment count = %q, want %d", out, n)
+	}
+	mustRun(t, cli, "segment", "delete", "--url", s.url, "--purpose", "newsletter", "--name", "mailing-nord")
+
+	// Bad input: clear messages, non-zero exits, no values repeated.
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"segment", "count", "--url", s.url, "--filter", filter}, 2, "--purpose is required"},
+		{[]string{"segment", "count", "--url", s.url, "--purpose", "newsletter"}, 2, "give one of --filter"},
+		{[]string{"segment", "count", "--url", s.url, "--purpose", "newsletter", "--filter", "{nope"}, 2, "not valid JSON"},
+		{[]string{"segment", "count", "--url", s.url, "--purpose", "newsletter", "--filter", `{"field": "notes", "in": ["Secret-Value"]}`}, 1, "filter.field notes is not segmentable"},
+		{[]string{"segment", "export", "--url", s.url, "--purpose", "casework", "--filter", filter}, 1, "403"},
+		{[]string{"segment", "frobnicate"}, 2, "unknown subcommand"},
+	} {
+		_, stderr, code := run(t, cli, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "Secret-Value") {
+			t.Errorf("coffre %s: exit %d, stderr %q", strings.Join(tc.args, " "), code, stderr)
+		}
+	}
+}
