@@ -25,6 +25,8 @@ type AuditLog interface {
 	// Export streams the log up to a fresh checkpoint; tenant "" is the
 	// full log, otherwise other tenants' entries are redacted.
 	Export(ctx context.Context, w io.Writer, tenant string, progress func(done, total uint64)) error
+	// Sync sequences what is pending, so that it can be read back.
+	Sync(ctx context.Context) (uint64, error)
 }
 
 var _ AuditLog = (*audit.Log)(nil)

@@ -57,30 +57,30 @@ var (
 // DataRequest is a data-subject request as a store holds it. It names the
 // subject by contact id only.
 type DataRequest struct {
-	ID       string
-	TenantID string
-	Type     string
+	ID       string `json:"id"`
+	TenantID string `json:"-"`
+	Type     string `json:"type"`
 	// SubjectID is the contact the request is about.
-	SubjectID      string
-	Channel        string
-	ReceivedAt     time.Time
-	Identity       string
-	IdentityMethod string
-	State          string
+	SubjectID      string    `json:"subject"`
+	Channel        string    `json:"channel"`
+	ReceivedAt     time.Time `json:"received_at"`
+	Identity       string    `json:"identity"`
+	IdentityMethod string    `json:"identity_method,omitempty"`
+	State          string    `json:"state"`
 	// Reason is the code of a rejection.
-	Reason string
+	Reason string `json:"reason,omitempty"`
 	// DueAt is one calendar month after ReceivedAt, plus the extension.
-	DueAt time.Time
+	DueAt time.Time `json:"due_at"`
 	// ExtensionMonths is 0, 1 or 2; ExtensionReason its code.
-	ExtensionMonths int
-	ExtensionReason string
-	AssigneeID      string
+	ExtensionMonths int    `json:"extension_months"`
+	ExtensionReason string `json:"extension_reason,omitempty"`
+	AssigneeID      string `json:"assignee,omitempty"`
 	// CreatedBy is the token id that recorded the request ("" for one the
 	// person made).
-	CreatedBy   string
-	UpdatedAt   time.Time
-	CompletedAt time.Time
-	Version     int64
+	CreatedBy   string    `json:"created_by,omitempty"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	CompletedAt time.Time `json:"completed_at,omitzero"`
+	Version     int64     `json:"version"`
 }
 
 // RequestFilter selects a tenant's requests.

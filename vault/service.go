@@ -26,6 +26,9 @@ type Service struct {
 	tenants sync.Map // tenant id -> TenantKeys
 	tokens  tokenCache
 	scopes  scopeCache
+
+	mailer    Mailer
+	selfLimit selfLimiter
 	audit   auditWriter
 	log     AuditLog
 }
@@ -77,6 +80,9 @@ func (s *Service) CreateContact(ctx context.Context, p *Principal, purpose strin
 		return nil, err
 	}
 	r.Version = 1
+	if err := s.checkSuppressed(ctx, r); err != nil {
+		return nil, err
+	}
 	e := s.entry(ctx, p, ActionContactCreate, purpose, c.ID, fieldNames(c), d)
 	if err := s.store.CreateContact(ctx, r, e); err != nil {
 		return nil, s.conflict(err)

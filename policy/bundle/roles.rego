@@ -51,11 +51,21 @@ role_verdict("dpo") := permitted("dpo") if {
 	action == "contact.erase"
 	inside_request
 	input.resource.request.type in erasure_request_types
+} else := permit("a DPO changes the record inside a request that asks for it") if {
+	action == "contact.update"
+	inside_request
+	input.resource.request.type in update_request_types
 } else := deny("a DPO reads a record only inside a data-subject request", false) if {
 	action == "contact.read"
 } else := deny("a DPO erases a record only inside an erasure request", false) if {
 	action == "contact.erase"
+} else := deny("a DPO changes a record only inside a rectification, restriction, objection or consent withdrawal request", false) if {
+	action == "contact.update"
 } else := not_permitted("dpo")
+
+# The request types that change the record: rectification (Art. 16),
+# restriction (Art. 18), objection (Art. 21), consent withdrawal (Art. 7(3)).
+update_request_types := {"rectification", "restriction", "objection", "consent_withdrawal"}
 
 # ---------------------------------------------------------------------
 # agent: case work on the tenant's records. Every action names its purpose

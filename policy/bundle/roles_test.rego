@@ -120,8 +120,21 @@ test_dpo_erases_only_for_an_erasure_request if {
 	denied_openly(d3)
 }
 
+test_dpo_changes_inside_a_request_that_asks_for_it if {
+	every t in ["rectification", "restriction", "objection", "consent_withdrawal"] {
+		d := authz.decision with input as on(ask("dpo", "contact.update", "dsr"), {"request": object.union(open_request, {"type": t})})
+		allowed(d)
+		all_fields(d, "clear")
+	}
+	every t in ["access", "portability", "erasure"] {
+		d := authz.decision with input as on(ask("dpo", "contact.update", "dsr"), {"request": object.union(open_request, {"type": t})})
+		denied_openly(d)
+		d.reason == "a DPO changes a record only inside a rectification, restriction, objection or consent withdrawal request"
+	}
+}
+
 test_dpo_other_contact_actions_denied if {
-	every act in ["contact.create", "contact.search", "contact.update", "contact.segment", "contact.export"] {
+	every act in ["contact.create", "contact.search", "contact.segment", "contact.export"] {
 		d := authz.decision with input as on(ask("dpo", act, "dsr"), {"request": open_request})
 		denied_openly(d)
 		d.reason == sprintf("the role dpo may not %s", [act])

@@ -1,0 +1,779 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"fmt"
+	"math/big"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Request actions, asked of the authoriser and named in audit entries.
+const (
+	ActionRequestCreate   = "request.create"
+	ActionRequestRead     = "request.read"
+	ActionRequestList     = "request.list"
+	ActionRequestStart    = "request.start"
+	ActionRequestExtend   = "request.extend"
+	ActionRequestReject   = "request.reject"
+	ActionRequestComplete = "request.complete"
+	ActionRequestExport   = "request.export"
+	ActionRequestCode     = "request.code"
+	ActionRequestVerify   = "request.verify"
+	KindRequest           = "request"
+)
+
+// Self-service and identity-check limits.
+const (
+	codeTTL          = 15 * time.Minute
+	codeMaxAttempts  = 5
+	selfPerHour      = 3
+	maxExtension     = 2
+	dueSoon          = 7 * 24 * time.Hour
+	selfActor        = "subject"
+	maxBackdatedDays = 366
+)
+
+// Mailer sends the one-time codes of requests people make themselves. The
+// address and the text are personal data: implementations never log them.
+type Mailer interface {
+	Send(ctx context.Context, to, subject, text string) error
+}
+
+// SetMailer sets how one-time codes are sent.
+func (s *Service) SetMailer(m Mailer) { s.mailer = m }
+
+// RequestInput is a request recorded by staff.
+type RequestInput struct {
+	Type      string `json:"type"`
+	SubjectID string `json:"subject"`
+	// ReceivedAt is when the request arrived (default now); it may be up
+	// to a year in the past, for a letter opened late.
+	ReceivedAt *time.Time `json:"received_at,omitempty"`
+	// IdentityMethod, when given, records that staff checked the person's
+	// identity, and how: the request starts verified.
+	IdentityMethod string `json:"identity_method,omitempty"`
+	AssigneeID     string `json:"assignee,omitempty"`
+}
+
+// RequestView is a request as the API shows it, with its deadline state.
+type RequestView struct {
+	*DataRequest
+	Overdue bool `json:"overdue"`
+	DueSoon bool `json:"due_soon"`
+}
+
+func (s *Service) requestStore() (RequestStore, error) {
+	rs, ok := s.store.(RequestStore)
+	if !ok {
+		return nil, Errorf(EUNAVAILABLE, "This store cannot keep data-subject requests.")
+	}
+	return rs, nil
+}
+
+func (s *Service) viewRequest(r *DataRequest) *RequestView {
+	now := s.now()
+	open := r.State != StateCompleted && r.State != StateRejected
+	return &RequestView{DataRequest: r, Overdue: open && now.After(r.DueAt), DueSoon: open && !now.After(r.DueAt) && r.DueAt.Sub(now) <= dueSoon}
+}
+
+func requestEntryFields(r *DataRequest, extra ...string) []string {
+	return append([]string{"request:" + r.ID, "type:" + r.Type, "state:" + r.State}, extra...)
+}
+
+// dueAt is one calendar month after receipt, plus the extension.
+func dueAt(received time.Time, extension int) time.Time {
+	return received.AddDate(0, 1+extension, 0)
+}
+
+// CreateRequest records a data-subject request made to staff (a letter, an
+// email, at the counter). EINVALID for a bad type, identity method or
+// date, ENOTFOUND for an unknown subject, ECONFLICT when the same person
+// has an open request of the same type.
+func (s *Service) CreateRequest(ctx context.Context, p *Principal, in *RequestInput) (_ *RequestView, err error) {
+	defer s.recordFailure(ctx, p, ActionRequestCreate, "dsr", in.SubjectID, &err)
+	d, err := s.authorize(ctx, p, ActionRequestCreate, "dsr", Resource{Kind: KindRequest, TenantID: principalTenant(p)})
+	if err != nil {
+		return nil, err
+	}
+	var problems []FieldError
+	if !slices.Contains(RequestTypes, in.Type) {
+		problems = append(problems, FieldError{Field: "type", Reason: "must be one of " + strings.Join(RequestTypes, ", ")})
+	}
+	if in.IdentityMethod != "" && (!slices.Contains(IdentityMethods, in.IdentityMethod) || in.IdentityMethod == "code") {
+		problems = append(problems, FieldError{Field: "identity_method", Reason: "must be one of identity_document, in_person, known_email, signed_letter"})
+	}
+	now := s.now()
+	received := now
+	if in.ReceivedAt != nil {
+		received = in.ReceivedAt.UTC().Truncate(time.Microsecond)
+		if received.After(now.Add(5*time.Minute)) || now.Sub(received) > maxBackdatedDays*24*time.Hour {
+			problems = append(problems, FieldError{Field: "received_at", Reason: "must be a past time within a year"})
+		}
+	}
+	if !ValidID(in.SubjectID) {
+		problems = append(problems, FieldError{Field: "subject", Reason: "must be a contact id"})
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Code: EINVALID, Message: "Invalid request.", Fields: problems}
+	}
+	if _, err := s.store.Contact(ctx, p.TenantID, in.SubjectID); ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(ENOTFOUND, "No contact of this tenant has this id.")
+	} else if err != nil {
+		return nil, fmt.Errorf("vault.CreateRequest: %w", err)
+	}
+	rs, err := s.requestStore()
+	if err != nil {
+		return nil, err
+	}
+	r := &DataRequest{ID: NewID(now), TenantID: p.TenantID, Type: in.Type, SubjectID: in.SubjectID, Channel: ChannelStaff,
+		ReceivedAt: received, Identity: IdentityPending, State: StateReceived, DueAt: dueAt(received, 0),
+		AssigneeID: in.AssigneeID, CreatedBy: p.ID, UpdatedAt: now, Version: 1}
+	if in.IdentityMethod != "" {
+		r.Identity, r.IdentityMethod, r.State = IdentityVerified, in.IdentityMethod, StateVerified
+	}
+	e := s.entry(ctx, p, ActionRequestCreate, "dsr", r.SubjectID, requestEntryFields(r), d)
+	if err := rs.CreateRequest(ctx, r, e); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil, Errorf(ECONFLICT, "This person already has an open %s request.", r.Type)
+		}
+		return nil, fmt.Errorf("vault.CreateRequest: %w", err)
+	}
+	return s.viewRequest(r), nil
+}
+
+// Requests lists p's tenant's requests, those due first (so the overdue
+// ones lead). state, when set, filters.
+func (s *Service) Requests(ctx context.Context, p *Principal, state string) (_ []*RequestView, err error) {
+	defer s.recordFailure(ctx, p, ActionRequestList, "dsr", "", &err)
+	d, err := s.authorize(ctx, p, ActionRequestList, "dsr", Resource{Kind: KindRequest, TenantID: principalTenant(p)})
+	if err != nil {
+		return nil, err
+	}
+	if state != "" && !slices.Contains([]string{StateReceived, StateVerified, StateInProgress, StateCompleted, StateRejected}, state) {
+		return nil, &Error{Code: EINVALID, Message: "Invalid filter.", Fields: []FieldError{{Field: "state", Reason: "must be received, verified, in_progress, completed or rejected"}}}
+	}
+	rs, err := s.requestStore()
+	if err != nil {
+		return nil, err
+	}
+	list, err := rs.DataRequests(ctx, RequestFilter{TenantID: p.TenantID, State: state, Limit: 1000})
+	if err != nil {
+		return nil, fmt.Errorf("vault.Requests: %w", err)
+	}
+	out := make([]*RequestView, len(list))
+	for i, r := range list {
+		out[i] = s.viewRequest(r)
+	}
+	// Open requests first, by due date; then the closed ones.
+	sort.SliceStable(out, func(i, j int) bool {
+		oi, oj := out[i].State != StateCompleted && out[i].State != StateRejected, out[j].State != StateCompleted && out[j].State != StateRejected
+		return oi && !oj
+	})
+	if err := s.audit.append(ctx, s.entry(ctx, p, ActionRequestList, "dsr", "", nil, d)); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// OverdueRequests lists the open requests of a tenant past their due
+// date, for the operator (coffre request overdue); no principal.
+func (s *Service) OverdueRequests(ctx context.Context, tenantID string) ([]*RequestView, error) {
+	rs, err := s.requestStore()
+	if err != nil {
+		return nil, err
+	}
+	list, err := rs.DataRequests(ctx, RequestFilter{TenantID: tenantID, Open: true, DueBefore: s.now().Add(dueSoon), Limit: 1000})
+	if err != nil {
+		return nil, fmt.Errorf("vault.OverdueRequests: %w", err)
+	}
+	out := make([]*RequestView, 0, len(list))
+	for _, r := range list {
+		out = append(out, s.viewRequest(r))
+	}
+	return out, nil
+}
+
+// loadRequest authorises action on one request of p's tenant and loads it.
+func (s *Service) loadRequest(ctx context.Context, p *Principal, action, id string) (*DataRequest, *Decision, RequestStore, error) {
+	d, err := s.authorize(ctx, p, action, "dsr", Resource{Kind: KindRequest, TenantID: principalTenant(p)})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rs, err := s.requestStore()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !ValidID(id) {
+		return nil, nil, nil, Errorf(ENOTFOUND, "Request not found.")
+	}
+	r, err := rs.DataRequest(ctx, p.TenantID, id)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, nil, nil, Errorf(ENOTFOUND, "Request not found.")
+	} else if err != nil {
+		return nil, nil, nil, fmt.Errorf("vault.loadRequest: %w", err)
+	}
+	return r, d, rs, nil
+}
+
+// Request returns one request.
+func (s *Service) Request(ctx context.Context, p *Principal, id string) (_ *RequestView, err error) {
+	defer s.recordFailure(ctx, p, ActionRequestRead, "dsr", "", &err)
+	r, d, _, err := s.loadRequest(ctx, p, ActionRequestRead, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.audit.append(ctx, s.entry(ctx, p, ActionRequestRead, "dsr", r.SubjectID, requestEntryFields(r), d)); err != nil {
+		return nil, err
+	}
+	return s.viewRequest(r), nil
+}
+
+func isOpen(r *DataRequest) bool { return r.State != StateCompleted && r.State != StateRejected }
+
+// changeRequest applies change to an open request and stores it with its
+// audit entry. EINVALID (with the reason) when the request is closed.
+func (s *Service) changeRequest(ctx context.Context, p *Principal, action, id string, change func(r *DataRequest) error, extra ...string) (*RequestView, error) {
+	r, d, rs, err := s.loadRequest(ctx, p, action, id)
+	if err != nil {
+		return nil, err
+	}
+	if !isOpen(r) {
+		return nil, Errorf(ECONFLICT, "The request is %s: it can no longer change.", r.State)
+	}
+	if err := change(r); err != nil {
+		return nil, err
+	}
+	r.UpdatedAt = s.now()
+	r.Version++
+	e := s.entry(ctx, p, action, "dsr", r.SubjectID, requestEntryFields(r, extra...), d)
+	if err := rs.UpdateRequest(ctx, r, e); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil, Errorf(ECONFLICT, "The request changed meanwhile: read it again.")
+		}
+		return nil, fmt.Errorf("vault.changeRequest: %w", err)
+	}
+	return s.viewRequest(r), nil
+}
+
+// StartRequest marks a verified request in progress, assigned to p.
+func (s *Service) StartRequest(ctx context.Context, p *Principal, id string) (_ *RequestView, err error) {
+	defer s.recordFailure(ctx, p, ActionRequestStart, "dsr", "", &err)
+	return s.changeRequest(ctx, p, ActionRequestStart, id, func(r *DataRequest) error {
+		if r.State != StateVerified {
+			return Errorf(ECONFLICT, "Only a verified request can start; this one is %s.", r.State)
+		}
+		r.State, r.AssigneeID = StateInProgress, p.ID
+		return nil
+	})
+}
+
+// ExtendRequest extends a request's deadline by months (the total at most
+// two, GDPR Art. 12(3)) for a reason code.
+func (s *Service) ExtendRequest(ctx context.Context, p *Principal, id string, months int, reason string) (_ *RequestView, err error) {
+	defer s.recordFailure(ctx, p, ActionRequestExtend, "dsr", "", &err)
+	return s.changeRequest(ctx, p, ActionRequestExtend, id, func(r *DataRequest) error {
+		var problems []FieldError
+		if months < 1 || r.ExtensionMonths+months > maxExtension {
+			problems = append(problems, FieldError{Field: "months", Reason: fmt.Sprintf("must bring the extension to at most %d months in all (now %d)", maxExtension, r.ExtensionMonths)})
+		}
+		if !slices.Contains(ExtensionReasons, reason) {
+			problems = append(problems, FieldError{Field: "reason", Reason: "must be one of " + strings.Join(ExtensionReasons, ", ")})
+		}
+		if len(problems) > 0 {
+			return &Error{Code: EINVALID, Message: "Invalid extension.", Fields: problems}
+		}
+		r.ExtensionMonths += months
+		r.ExtensionReason = reason
+		r.DueAt = dueAt(r.ReceivedAt, r.ExtensionMonths)
+		return nil
+	}, "extension:"+reason)
+}
+
+// RejectRequest rejects a request for a reason code.
+func (s *Service) RejectRequest(ctx context.Context, p *Principal, id, reason string) (_ *RequestView, err error) {
+	defer s.recordFailure(ctx, p, ActionRequestReject, "dsr", "", &err)
+	return s.changeRequest(ctx, p, ActionRequestReject, id, func(r *DataRequest) error {
+		if !slices.Contains(RejectReasons, reason) {
+			return &Error{Code: EINVALID, Message: "Invalid rejection.", Fields: []FieldError{{Field: "reason", Reason: "must be one of " + strings.Join(RejectReasons, ", ")}}}
+		}
+		r.State, r.Reason, r.CompletedAt = StateRejected, reason, s.now()
+		return nil
+	}, "reason:"+reason)
+}
+
+// requestResource describes the request's subject to the authoriser, with
+// the request it is done for.
+func (s *Service) requestResource(p *Principal, r *DataRequest, rec *Record) Resource {
+	res := resourceOf(p, rec)
+	res.Request = &RequestContext{ID: r.ID, Type: r.Type, State: r.State, Subject: rec.ID == r.SubjectID}
+	return res
+}
+
+// CompleteInput carries what completing a request needs.
+type CompleteInput struct {
+	// Fields and Consents are the rectification to apply.
+	Fields   map[string]any          `json:"fields,omitempty"`
+	Consents map[string]ConsentInput `json:"consents,omitempty"`
+	// Withdraw names the consents a consent withdrawal withdraws (all
+	// when empty).
+	Withdraw []string `json:"withdraw,omitempty"`
+	// LegalRetention, for an erasure, records that a legal duty to keep
+	// the data applies (GDPR Art. 17(3)): the request is rejected and the
+	// record restricted instead.
+	LegalRetention bool `json:"legal_retention,omitempty"`
+}
+
+// CompleteRequest carries out a verified request and closes it:
+// rectification applies the change through the normal update; erasure
+// shreds the subject's data key, removes the record and keeps a keyed
+// suppression entry (or, under a legal retention duty, restricts the
+// record and rejects the request); restriction and objection set the
+// record's flag; consent withdrawal withdraws the consents; access and
+// portability close once the export was made. Every step is audited with
+// the request's id.
+func (s *Service) CompleteRequest(ctx context.Context, p *Principal, id string, in *CompleteInput) (_ *RequestView, err error) {
+	defer s.recordFailure(ctx, p, ActionRequestComplete, "dsr", "", &err)
+	r, d, rs, err := s.loadRequest(ctx, p, ActionRequestComplete, id)
+	if err != nil {
+		return nil, err
+	}
+	if !isOpen(r) {
+		return nil, Errorf(ECONFLICT, "The request is %s: it can no longer change.", r.State)
+	}
+	if r.State != StateVerified && r.State != StateInProgress {
+		return nil, Errorf(ECONFLICT, "The person's identity is not verified yet: a request is completed only once it is.")
+	}
+	rec, err := s.store.Contact(ctx, p.TenantID, r.SubjectID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(ECONFLICT, "The request's subject is no longer on file: reject the request (no_data).")
+	} else if err != nil {
+		return nil, fmt.Errorf("vault.CompleteRequest: %w", err)
+	}
+	dsrCtx := WithRequestID(ctx, RequestID(ctx))
+	now := s.now()
+	close := func(state, reason string) error {
+		r.State, r.Reason, r.CompletedAt, r.UpdatedAt = state, reason, now, now
+		r.Version++
+		e := s.entry(ctx, p, ActionRequestComplete, "dsr", r.SubjectID, requestEntryFields(r), d)
+		return rs.UpdateRequest(ctx, r, e)
+	}
+	switch r.Type {
+	case RequestAccess, RequestPortability:
+		// The export is the answer; closing records that it was given.
+	case RequestRectification:
+		if len(in.Fields) == 0 && len(in.Consents) == 0 {
+			return nil, &Error{Code: EINVALID, Message: "Invalid completion.", Fields: []FieldError{{Field: "fields", Reason: "a rectification needs the fields to change"}}}
+		}
+		if _, err := s.updateForRequest(dsrCtx, p, r, rec, &ContactPatch{Fields: in.Fields, Consents: in.Consents}); err != nil {
+			return nil, err
+		}
+	case RequestConsentWithdrawal:
+		patch := &ContactPatch{Consents: map[string]ConsentInput{}}
+		names := in.Withdraw
+		if len(names) == 0 {
+			names = s.schema.Consents
+		}
+		no := false
+		for _, n := range names {
+			patch.Consents[n] = ConsentInput{Granted: &no, Source: "request " + r.ID}
+		}
+		if _, err := s.updateForRequest(dsrCtx, p, r, rec, patch); err != nil {
+			return nil, err
+		}
+	case RequestRestriction, RequestObjection:
+		flags := rec.Flags
+		if r.Type == RequestRestriction {
+			flags.Restricted = true
+		} else {
+			flags.Objected = true
+		}
+		if err := s.setFlags(ctx, p, r, rec, flags); err != nil {
+			return nil, err
+		}
+	case RequestErasure:
+		if in.LegalRetention {
+			flags := rec.Flags
+			flags.Restricted = true
+			if err := s.setFlags(ctx, p, r, rec, flags); err != nil {
+				return nil, err
+			}
+			if err := close(StateRejected, "legal_retention"); err != nil {
+				return nil, fmt.Errorf("vault.CompleteRequest: %w", err)
+			}
+			return s.viewRequest(r), nil
+		}
+		return s.eraseForRequest(ctx, p, r, rec, rs)
+	}
+	if err := close(StateCompleted, ""); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil, Errorf(ECONFLICT, "The request changed meanwhile: read it again.")
+		}
+		return nil, fmt.Errorf("vault.CompleteRequest: %w", err)
+	}
+	return s.viewRequest(r), nil
+}
+
+// updateForRequest applies a patch to the request's subject as the DPO,
+// inside the request, through the normal update path.
+func (s *Service) updateForRequest(ctx context.Context, p *Principal, r *DataRequest, rec *Record, patch *ContactPatch) (*ContactView, error) {
+	dd, err := s.authorize(ctx, p, ActionContactUpdate, "dsr", s.requestResource(p, r, rec))
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.open(ctx, rec, nil)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if err := s.apply(c, patch.Fields, patch.Consents, true, now); err != nil {
+		return nil, err
+	}
+	c.UpdatedAt = now
+	tk, err := s.tenantKeys(ctx, p.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	nr, err := s.seal(tk, c, rec.WrappedKey)
+	if err != nil {
+		return nil, err
+	}
+	nr.Version = rec.Version + 1
+	touched := make([]string, 0, len(patch.Fields)+len(patch.Consents))
+	for k := range patch.Fields {
+		touched = append(touched, k)
+	}
+	for k := range patch.Consents {
+		touched = append(touched, "consent."+k)
+	}
+	sort.Strings(touched)
+	e := s.entry(ctx, p, ActionContactUpdate, "dsr", rec.ID, append(touched, "request:"+r.ID), dd)
+	if err := s.store.UpdateContact(ctx, nr, e); err != nil {
+		return nil, s.conflict(err)
+	}
+	return s.view(c, dd), nil
+}
+
+// setFlags sets a record's restriction and objection flags, inside a
+// request: the sealed data stay as they are.
+func (s *Service) setFlags(ctx context.Context, p *Principal, r *DataRequest, rec *Record, flags Flags) error {
+	dd, err := s.authorize(ctx, p, ActionContactUpdate, "dsr", s.requestResource(p, r, rec))
+	if err != nil && !(r.Type == RequestErasure && ErrorCode(err) == EFORBIDDEN) {
+		return err
+	}
+	nr := *rec
+	nr.Flags = flags
+	nr.Version = rec.Version + 1
+	nr.UpdatedAt = s.now()
+	var fields []string
+	if flags.Restricted != rec.Flags.Restricted {
+		fields = append(fields, FlagRestricted)
+	}
+	if flags.Objected != rec.Flags.Objected {
+		fields = append(fields, FlagObjected)
+	}
+	e := s.entry(ctx, p, ActionContactUpdate, "dsr", rec.ID, append(fields, "request:"+r.ID), dd)
+	if err := s.store.UpdateContact(ctx, &nr, e); err != nil {
+		return s.conflict(err)
+	}
+	return nil
+}
+
+// eraseForRequest erases the subject inside an erasure request: one
+// transaction removes the record and its key, keeps the suppression
+// entries of its lookup values and completes the request.
+func (s *Service) eraseForRequest(ctx context.Context, p *Principal, r *DataRequest, rec *Record, rs RequestStore) (*RequestView, error) {
+	dd, err := s.authorize(ctx, p, ActionContactErase, "dsr", s.requestResource(p, r, rec))
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var sup []*Suppression
+	for _, l := range rec.Lookups {
+		sup = append(sup, &Suppression{TenantID: r.TenantID, Field: l.Field, Token: l.Token, RequestID: r.ID, CreatedAt: now})
+	}
+	r.State, r.CompletedAt, r.UpdatedAt = StateCompleted, now, now
+	r.Version++
+	e := s.entry(ctx, p, ActionContactErase, "dsr", rec.ID, requestEntryFields(r, "suppressions:"+fmt.Sprint(len(sup))), dd)
+	if err := rs.EraseSubject(ctx, r, sup, e); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return nil, Errorf(ECONFLICT, "The request changed meanwhile: read it again.")
+		}
+		return nil, fmt.Errorf("vault.eraseForRequest: %w", err)
+	}
+	return s.viewRequest(r), nil
+}
+
+// checkSuppressed refuses to create a contact whose unique lookup value
+// belongs to a person erased at their request: they are flagged, not
+// silently re-created.
+func (s *Service) checkSuppressed(ctx context.Context, r *Record) error {
+	rs, ok := s.store.(RequestStore)
+	if !ok {
+		return nil
+	}
+	for _, l := range r.Lookups {
+		hit, err := rs.Suppressed(ctx, r.TenantID, l.Field, [][]byte{l.Token})
+		if err != nil {
+			return fmt.Errorf("vault.checkSuppressed: %w", err)
+		}
+		if len(hit) > 0 {
+			return &Error{Code: ECONFLICT, Message: "This person was erased at their request: they are on the suppression list and are not re-created.",
+				Fields: []FieldError{{Field: l.Field, Reason: "matches an erased person's"}}}
+		}
+	}
+	return nil
+}
+
+// errNoCode is the one answer to a wrong, expired, used or unknown code.
+var errNoCode = Errorf(EUNAUTHORIZED, "The code is wrong, expired or already used.")
+
+// selfLimiter bounds the requests one person (one email's blind index)
+// makes in an hour.
+type selfLimiter struct {
+	mu sync.Mutex
+	m  map[string][]time.Time
+}
+
+func (l *selfLimiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil || len(l.m) > 100000 {
+		l.m = make(map[string][]time.Time)
+	}
+	var recent []time.Time
+	for _, t := range l.m[key] {
+		if now.Sub(t) < time.Hour {
+			recent = append(recent, t)
+		}
+	}
+	if len(recent) >= selfPerHour {
+		l.m[key] = recent
+		return false
+	}
+	l.m[key] = append(recent, now)
+	return true
+}
+
+// SelfRequest records a request a person makes about themselves, found by
+// the email on file, and sends a one-time code to that address. The answer
+// is the same whether or not the address is on file (the request id of a
+// request that may not exist), so that nobody learns who is. EINVALID for
+// a bad type or email, ETOOLARGE (rate limit) after three in an hour.
+func (s *Service) SelfRequest(ctx context.Context, tenantID, typ, email string) (string, error) {
+	if !ValidTenantID(tenantID) {
+		return "", Errorf(EINVALID, "Unknown tenant.")
+	}
+	if !slices.Contains(RequestTypes, typ) {
+		return "", &Error{Code: EINVALID, Message: "Invalid request.", Fields: []FieldError{{Field: "type", Reason: "must be one of " + strings.Join(RequestTypes, ", ")}}}
+	}
+	f := s.schema.Field("email")
+	if f == nil || !f.Lookup {
+		return "", Errorf(EUNAVAILABLE, "The schema has no email lookup field.")
+	}
+	v, ferr := f.Normalize(email, s.now())
+	if ferr != nil {
+		return "", &Error{Code: EINVALID, Message: "Invalid request.", Fields: []FieldError{*ferr}}
+	}
+	if s.mailer == nil {
+		return "", Errorf(EUNAVAILABLE, "No way to send the verification code is configured.")
+	}
+	rs, err := s.requestStore()
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	id := NewID(now)
+	tk, err := s.tenantKeys(ctx, tenantID)
+	if ErrorCode(err) == ENOTFOUND {
+		return id, nil // the same answer as for an address not on file
+	} else if err != nil {
+		return "", err
+	}
+	bi := tk.BlindIndex("email", v.(string))
+	if !s.selfLimit.allow(tenantID+"\x00"+string(bi), now) {
+		return "", Errorf(ETOOLARGE, "Too many requests for this address: try again in an hour.")
+	}
+	found, err := s.store.FindContacts(ctx, tenantID, "email", bi, 2)
+	if err != nil {
+		return "", fmt.Errorf("vault.SelfRequest: %w", err)
+	}
+	if len(found) != 1 {
+		return id, nil
+	}
+	rec := found[0]
+	r := &DataRequest{ID: id, TenantID: tenantID, Type: typ, SubjectID: rec.ID, Channel: ChannelSelf, ReceivedAt: now,
+		Identity: IdentityPending, State: StateReceived, DueAt: dueAt(now, 0), UpdatedAt: now, Version: 1}
+	p := &Principal{ID: selfActor, TenantID: tenantID, Role: RoleCitizen}
+	e := s.entry(ctx, p, ActionRequestCreate, "dsr", rec.ID, requestEntryFields(r, "channel:self"), nil)
+	if err := rs.CreateRequest(ctx, r, e); err != nil {
+		if ErrorCode(err) == ECONFLICT {
+			return id, nil // an open request exists: nothing new, nothing said
+		}
+		return "", fmt.Errorf("vault.SelfRequest: %w", err)
+	}
+	if err := s.sendCode(ctx, tk, r, rec); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// sendCode makes a one-time code, stores its keyed hash and sends it to
+// the email on file.
+func (s *Service) sendCode(ctx context.Context, tk TenantKeys, r *DataRequest, rec *Record) error {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return fmt.Errorf("vault.sendCode: %w", err)
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
+	now := s.now()
+	c := &VerificationCode{TenantID: r.TenantID, RequestID: r.ID, Hash: tk.BlindIndex("request_code", r.ID+":"+code), ExpiresAt: now.Add(codeTTL)}
+	rs, _ := s.requestStore()
+	if err := rs.PutVerificationCode(ctx, c); err != nil {
+		return fmt.Errorf("vault.sendCode: %w", err)
+	}
+	opened, err := s.open(ctx, rec, map[string]string{"email": Clear})
+	if err != nil {
+		return err
+	}
+	to, _ := opened.Fields["email"].(string)
+	text := fmt.Sprintf("Bonjour,\n\nVotre code de vérification pour la demande %s (%s) est : %s\nIl expire dans 15 minutes.\n\n"+
+		"Hello,\n\nYour verification code for request %s (%s) is: %s\nIt expires in 15 minutes.\n", r.ID, r.Type, code, r.ID, r.Type, code)
+	if err := s.mailer.Send(ctx, to, "Code de vérification / Verification code", text); err != nil {
+		return fmt.Errorf("vault.sendCode: sending the code: %w", err)
+	}
+	p := &Principal{ID: selfActor, TenantID: r.TenantID, Role: RoleCitizen}
+	return s.audit.append(ctx, s.entry(ctx, p, ActionRequestCode, "dsr", r.SubjectID, requestEntryFields(r), nil))
+}
+
+// VerifyRequest checks the one-time code of a request a person made; the
+// request is then verified. A wrong, expired or used code, or an unknown
+// request, get one answer (EUNAUTHORIZED), and each failure is audited;
+// after five failures the code is dead.
+func (s *Service) VerifyRequest(ctx context.Context, tenantID, id, code string) error {
+	rs, err := s.requestStore()
+	if err != nil {
+		return err
+	}
+	if !ValidTenantID(tenantID) || !ValidID(id) || len(code) != 6 {
+		return errNoCode
+	}
+	r, err := rs.DataRequest(ctx, tenantID, id)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return errNoCode
+		}
+		return fmt.Errorf("vault.VerifyRequest: %w", err)
+	}
+	c, err := rs.VerificationCode(ctx, tenantID, id)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return errNoCode
+		}
+		return fmt.Errorf("vault.VerifyRequest: %w", err)
+	}
+	tk, err := s.tenantKeys(ctx, tenantID)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	p := &Principal{ID: selfActor, TenantID: tenantID, Role: RoleCitizen}
+	ok := subtle.ConstantTimeCompare(tk.BlindIndex("request_code", id+":"+code), c.Hash) == 1
+	usable := c.UsedAt.IsZero() && now.Before(c.ExpiresAt) && c.Attempts < codeMaxAttempts && r.State == StateReceived
+	if !ok || !usable {
+		c.Attempts++
+		e := s.entry(ctx, p, ActionRequestVerify, "dsr", r.SubjectID, requestEntryFields(r, fmt.Sprintf("attempt:%d", c.Attempts)), nil)
+		e.Outcome = OutcomeDenied
+		if err := rs.UpdateVerificationCode(ctx, c, e); err != nil {
+			return fmt.Errorf("vault.VerifyRequest: %w", err)
+		}
+		return errNoCode
+	}
+	c.UsedAt = now
+	if err := rs.UpdateVerificationCode(ctx, c, s.entry(ctx, p, ActionRequestVerify, "dsr", r.SubjectID, requestEntryFields(r, "code:used"), nil)); err != nil {
+		return fmt.Errorf("vault.VerifyRequest: %w", err)
+	}
+	r.Identity, r.IdentityMethod, r.State, r.UpdatedAt = IdentityVerified, "code", StateVerified, now
+	r.Version++
+	if err := rs.UpdateRequest(ctx, r, s.entry(ctx, p, ActionRequestVerify, "dsr", r.SubjectID, requestEntryFields(r), nil)); err != nil {
+		return fmt.Errorf("vault.VerifyRequest: %w", err)
+	}
+	return nil
+}
+
+// AccessAnswer is what an access or portability answer holds.
+type AccessAnswer struct {
+	Request  *DataRequest
+	Contact  *ContactView
+	Consents map[string]Consent
+	Accesses []*AuditEntry
+}
+
+// RequestAnswer gathers, for an access or portability request, the
+// subject's data in the clear with its consents' evidence and everyone
+// who accessed the record, from the audit log. The export is audited
+// before it is returned.
+func (s *Service) RequestAnswer(ctx context.Context, p *Principal, id string) (_ *AccessAnswer, err error) {
+	defer s.recordFailure(ctx, p, ActionRequestExport, "dsr", "", &err)
+	r, d, _, err := s.loadRequest(ctx, p, ActionRequestExport, id)
+	if err != nil {
+		return nil, err
+	}
+	if r.Type != RequestAccess && r.Type != RequestPortability {
+		return nil, Errorf(ECONFLICT, "Only an access or portability request has an export.")
+	}
+	if r.State != StateVerified && r.State != StateInProgress && r.State != StateCompleted {
+		return nil, Errorf(ECONFLICT, "The person's identity is not verified yet.")
+	}
+	rec, err := s.store.Contact(ctx, p.TenantID, r.SubjectID)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(ECONFLICT, "The request's subject is no longer on file.")
+	} else if err != nil {
+		return nil, fmt.Errorf("vault.RequestAnswer: %w", err)
+	}
+	// The DPO reads inside the request; a completed one is opened as it
+	// was while open.
+	res := s.requestResource(p, r, rec)
+	if r.State == StateCompleted {
+		res.Request.State = StateInProgress
+	}
+	rd, err := s.authorize(ctx, p, ActionContactRead, "dsr", res)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.open(ctx, rec, rd.Fields)
+	if err != nil {
+		return nil, err
+	}
+	var accesses []*AuditEntry
+	if s.log != nil {
+		if _, err := s.log.Sync(ctx); err != nil {
+			return nil, fmt.Errorf("vault.RequestAnswer: %w", err)
+		}
+	}
+	for from := uint64(0); ; {
+		es, err := s.store.AuditEntries(ctx, AuditFilter{TenantID: p.TenantID, Subject: rec.ID, From: from, Limit: 1000})
+		if err != nil {
+			return nil, fmt.Errorf("vault.RequestAnswer: %w", err)
+		}
+		accesses = append(accesses, es...)
+		if len(es) < 1000 {
+			break
+		}
+		from = es[len(es)-1].Seq + 1
+	}
+	v := s.view(c, rd)
+	entries := []*AuditEntry{
+		s.entry(ctx, p, ActionContactRead, "dsr", rec.ID, append(viewFields(v), "request:"+r.ID), rd),
+		s.entry(ctx, p, ActionRequestExport, "dsr", rec.ID, requestEntryFields(r), d),
+	}
+	if err := s.audit.append(ctx, entries...); err != nil {
+		return nil, err
+	}
+	return &AccessAnswer{Request: r, Contact: v, Consents: c.Consents, Accesses: accesses}, nil
+}
