@@ -29,8 +29,8 @@ type Service struct {
 
 	mailer    Mailer
 	selfLimit selfLimiter
-	audit   auditWriter
-	log     AuditLog
+	audit     auditWriter
+	log       AuditLog
 }
 
 // NewService returns a Service over a store, a key ring, an authoriser and
