@@ -94,6 +94,7 @@ const (
 	rDPOErase        = "a DPO erases a record only inside an erasure request"
 	rVolCasework     = "the role volunteer may not act for purpose casework"
 	rNoNewsletter    = "the person has not consented to newsletter (GDPR Art. 6(1)(a))"
+	rDPOUpdate       = "a DPO changes a record only inside a rectification, restriction, objection or consent withdrawal request"
 	rNotForCasework  = "the token is not issued for purpose casework"
 	rNotForCanvass   = "the token is not issued for purpose canvassing"
 )
@@ -452,8 +453,8 @@ func authzMatrix() []matrixRow {
 		// ---- PATCH /v1/contacts/{id} ----
 		{"update", "admin", "d3-consent", every(deny(notPermitted("admin", "contact.update")))},
 		{"update", "admin", "t2", every(hide)},
-		{"update", "dpo", "d3-consent", every(deny(notPermitted("dpo", "contact.update")))},
-		{"update", "dpo", "restricted", every(deny(notPermitted("dpo", "contact.update")))},
+		{"update", "dpo", "d3-consent", every(deny(rDPOUpdate))},
+		{"update", "dpo", "restricted", every(deny(rDPOUpdate))},
 		{"update", "dpo", "t2", every(hide)},
 		{"update", "agent", "d3-consent", by(dd, show(agentCasework), show(agentCanvassing), show(agentNewsletter))},
 		{"update", "agent", "d3-withdrawn", by(dd, show(agentCasework), show(agentCanvassing), deny(rNoNewsletter))},
