@@ -97,7 +97,9 @@ var jsonNames = map[string]bool{
 	"email": true, "phone": true, "role": true, "attributes": true, "purposes": true, "ttl_seconds": true,
 	"filter": true, "segment": true, "answer": true, "limit": true, "cursor": true, "name": true, "and": true, "or": true,
 	"not": true, "field": true, "in": true, "age": true, "min": true, "max": true, "consent": true, "created": true,
-	"updated": true, "after": true, "before": true,
+	"updated": true, "after": true, "before": true, "type": true, "subject": true, "received_at": true,
+	"identity_method": true, "assignee": true, "months": true, "reason": true, "withdraw": true, "legal_retention": true,
+	"tenant": true, "code": true,
 }
 
 func jsonError(err error, path string) error {

@@ -79,6 +79,9 @@ func (s *Server) routes() *chi.Mux {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/openapi.json", s.serveOpenAPI)
+	// A person's own requests: no token, a one-time code instead.
+	r.Post("/v1/requests/self", s.selfRequest)
+	r.Post("/v1/requests/{id}/verify", s.verifyRequest)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.authenticate, s.purpose)
@@ -99,6 +102,13 @@ func (s *Server) routes() *chi.Mux {
 		r.Post("/v1/segments", s.saveSegment)
 		r.Get("/v1/segments", s.listSegments)
 		r.Delete("/v1/segments/{name}", s.deleteSegment)
+		r.Post("/v1/requests", s.createRequest)
+		r.Get("/v1/requests", s.listRequests)
+		r.Get("/v1/requests/{id}", s.getRequest)
+		r.Post("/v1/requests/{id}/start", s.startRequest)
+		r.Post("/v1/requests/{id}/extend", s.extendRequest)
+		r.Post("/v1/requests/{id}/reject", s.rejectRequest)
+		r.Post("/v1/requests/{id}/complete", s.completeRequest)
 	})
 	return r
 }
