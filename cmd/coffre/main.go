@@ -141,6 +141,7 @@ var commands = []struct {
 	{"audit", "the audit log: verify, export, checkpoint, public-key", (*Main).runAudit},
 	{"policy", "the authorisation policy: test its Rego tests, eval one question", (*Main).runPolicy},
 	{"segment", "count, list, export and save segments on a running server", (*Main).runSegment},
+	{"request", "data-subject requests: create, list, extend, complete, export, overdue", (*Main).runRequest},
 	{"version", "print the version", (*Main).runVersion},
 }
 

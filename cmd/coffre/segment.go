@@ -52,7 +52,7 @@ func (m *Main) segmentClient(name string, f *segmentFlags) (*segmentClient, erro
 		return nil, usagef("%s: --url must be http(s)://host:port", name)
 	}
 	return &segmentClient{base: strings.TrimSuffix(*f.url, "/"), token: *f.token, purpose: *f.purpose,
-		http: &http.Client{Timeout: 0}}, nil
+		http: newHTTPClient()}, nil
 }
 
 // filter reads the filter of the flags: a JSON value, or nil for a saved
@@ -321,3 +321,7 @@ func (m *Main) segmentSaved(ctx context.Context, sub string, args []string) erro
 	_, err = io.Copy(m.Stdout, resp.Body)
 	return err
 }
+
+// newHTTPClient is the client of the API subcommands: no overall timeout,
+// since an export streams as long as it needs.
+func newHTTPClient() *http.Client { return &http.Client{} }
