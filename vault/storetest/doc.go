@@ -61,4 +61,29 @@
 //   - Saved segment names are exact and sort byte-wise; SaveSegment and
 //     DeleteSegment commit their entry as a write does; a zero CreatedAt
 //     is set to the store's time.
+//   - Data-subject requests (RunRequests): a request is stored whole and
+//     read back whole; UpdateRequest replaces everything but the tenant
+//     and the id. Request ids are a tenant's. A zero UpdatedAt is set to
+//     the store's time, in the caller's request too; a zero CompletedAt
+//     or UsedAt comes back zero. A request without id, tenant or
+//     subject, of an unknown type or state, with a zero ReceivedAt or
+//     DueAt, or an extension outside 0 to 2 months is EINVALID.
+//   - A subject has at most one open request (not completed nor rejected)
+//     of a type in a tenant: a create or an update that would make a
+//     second one is ECONFLICT, concurrent ones included.
+//   - DataRequests orders by DueAt then id; a zero member of the filter
+//     selects nothing out (Limit 0 is no limit); DueBefore is strict and
+//     compared to the nanosecond; a negative limit or no tenant is
+//     EINVALID.
+//   - PutVerificationCode replaces the request's code whole (attempts and
+//     use included), appends no entry, and is ENOTFOUND without the
+//     request; UpdateVerificationCode stores Attempts and UsedAt only and
+//     is ENOTFOUND without a code.
+//   - EraseSubject erases the contact r.SubjectID of r's tenant: ENOTFOUND
+//     if it or the request is absent, ECONFLICT for a stale version, and
+//     then nothing changes. A suppression already listed, or listed twice,
+//     is no conflict; one of another tenant than r's is EINVALID.
+//   - Suppressed returns the given tokens that are listed for the tenant
+//     and field, exact bytes, in the order given, each once; none asked,
+//     none answered; an empty token is EINVALID.
 package storetest

@@ -29,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 	t.Run("Context", func(t *testing.T) { testContext(t, open) })
 	t.Run("Invalid", func(t *testing.T) { testInvalid(t, open) })
 	t.Run("Segment", func(t *testing.T) { RunSegments(t, open) })
+	t.Run("Request", func(t *testing.T) { RunRequests(t, open) })
 }
 
 // checkCode reports an error unless err has the code want ("" for nil).
