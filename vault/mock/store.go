@@ -28,7 +28,11 @@ type Store struct {
 	contacts map[string]map[string]*vault.Record // tenant -> id -> record
 	unique   map[string]map[string]string        // tenant -> field NUL token -> id
 	tokens   map[string]*vault.APIToken
-	segments map[string]map[string]*vault.SavedSegment // tenant -> name -> segment
+	segments map[string]map[string]*vault.SavedSegment     // tenant -> name -> segment
+	requests map[string]map[string]*vault.DataRequest      // tenant -> id -> request
+	codes    map[string]map[string]*vault.VerificationCode // tenant -> request id -> code
+	// suppressed holds the tenant's suppressions by field NUL token.
+	suppressed map[string]map[string]*vault.Suppression
 }
 
 var _ vault.Store = (*Store)(nil)
@@ -41,7 +45,11 @@ func NewStore() *Store {
 		unique:   make(map[string]map[string]string),
 		tokens:   make(map[string]*vault.APIToken),
 		segments: make(map[string]map[string]*vault.SavedSegment),
+		requests: make(map[string]map[string]*vault.DataRequest),
+		codes:    make(map[string]map[string]*vault.VerificationCode),
 		Store:    audittest.NewStore(),
+
+		suppressed: make(map[string]map[string]*vault.Suppression),
 	}
 }
 

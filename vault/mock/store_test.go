@@ -14,3 +14,9 @@ import (
 func TestSegments(t *testing.T) {
 	storetest.RunSegments(t, func(t *testing.T) vault.Store { return mock.NewStore() })
 }
+
+// TestRequests holds the in-memory store to the request part of the
+// conformance suite.
+func TestRequests(t *testing.T) {
+	storetest.RunRequests(t, func(t *testing.T) vault.Store { return mock.NewStore() })
+}
