@@ -32,7 +32,8 @@ func mapError(ctx context.Context, err error) error {
 			return fmt.Errorf("%w (%v)", vault.Errorf(vault.ECONFLICT, "%s", conflictMessage(serr.Error())), err)
 		case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 			// The only parents a write can miss are tenants: the
-			// foreign keys are those of contacts and api_tokens.
+			// foreign keys are those of contacts, api_tokens, segments
+			// and data_requests.
 			return fmt.Errorf("%w (%v)", vault.Errorf(vault.ENOTFOUND, "Tenant not found."), err)
 		case code&0xff == sqlite3.SQLITE_BUSY || code&0xff == sqlite3.SQLITE_LOCKED:
 			if ctx.Err() == nil {
@@ -50,6 +51,10 @@ func mapError(ctx context.Context, err error) error {
 // driver's message ("UNIQUE constraint failed: contacts.tenant_id, …").
 func conflictMessage(msg string) string {
 	switch {
+	case strings.Contains(msg, "data_requests.type"):
+		return "The subject has an open request of this type."
+	case strings.Contains(msg, "data_requests."):
+		return "A request with this id already exists."
 	case strings.Contains(msg, "contact_lookups_unique."):
 		return "A unique lookup value is taken by another contact."
 	case strings.Contains(msg, "contacts."):

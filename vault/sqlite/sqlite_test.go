@@ -102,7 +102,7 @@ func TestOpen(t *testing.T) {
 		if n := count(t, raw, "SELECT count(*) FROM schema_migrations"); n < 1 {
 			t.Errorf("schema_migrations rows = %d, want at least 1", n)
 		}
-		for i, name := range []string{"001_initial", "002_audit_log", "003_compact", "004_segments"} {
+		for i, name := range []string{"001_initial", "002_audit_log", "003_compact", "004_segments", "005_requests"} {
 			if n := count(t, raw, "SELECT count(*) FROM schema_migrations WHERE name = ? AND version = ?", name, i+1); n != 1 {
 				t.Errorf("schema_migrations rows for %s = %d, want 1", name, n)
 			}
