@@ -14,10 +14,11 @@ import (
 // runServe implements coffre serve. It returns once the server listens;
 // the server runs until Close.
 func (m *Main) runServe(ctx context.Context, args []string) error {
-	fl := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data-dir DIR] [--database-url URL] [--schema FILE] [--policy-dir DIR] [--origin NAME]")
+	fl := m.newFlagSet("serve", "serve [--addr 127.0.0.1:8080] [--data-dir DIR] [--database-url URL] [--schema FILE] [--policy-dir DIR] [--smtp-url URL] [--origin NAME]")
 	addr := fl.String("addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free port)")
 	c := storeFlags(fl, true)
 	policyFlag(fl, c)
+	smtpURL := fl.String("smtp-url", "", "SMTP server for the one-time codes of self-service requests, smtp://user:pass@host:587?from=dpo@example.org (default $"+EnvSMTPURL+"; without one, messages go to the outbox folder of the data folder)")
 	tenant := fl.String("tenant", defaultTenant, "tenant of the first admin token, when serve initialises a new data folder")
 	level := fl.String("log-level", "info", "log level: debug, info, warn or error")
 	maxBody := fl.Int64("max-body-bytes", 0, "largest request body accepted, in bytes (0: the server's default)")
@@ -76,6 +77,14 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	m.store, m.svc = store, svc
 	m.watchPolicy(svc, c.policyDir)
+	if *smtpURL == "" {
+		*smtpURL = m.Getenv(EnvSMTPURL)
+	}
+	ml, mailWhere, err := m.newMailer(*smtpURL, c.dataDir)
+	if err != nil {
+		return err
+	}
+	svc.SetMailer(ml)
 
 	// Entries are sequenced and checkpoints signed by the log while the
 	// server runs; a vault made before the log was signed gets its key now.
@@ -108,7 +117,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		logger.Warn("listening on a non-loopback address without TLS: put a TLS-terminating proxy in front", "addr", srv.Addr().String())
 	}
 	logger.Info("coffre serving", "url", srv.URL(), "store", c.storeKind(), "audit_log", l.Origin(),
-		"policy", m.policy.PolicyInfo().Source, "policy_revision", m.policy.Revision(), "version", version())
+		"policy", m.policy.PolicyInfo().Source, "policy_revision", m.policy.Revision(), "mail", mailWhere, "version", version())
 	return nil
 }
 

@@ -2,10 +2,12 @@ package http
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/coffre/coffre/vault"
+	"github.com/coffre/coffre/vault/dsrexport"
 )
 
 // createRequest serves POST /v1/requests: a request recorded by staff.
@@ -163,4 +165,49 @@ func (s *Server) readInto(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// recipients are the categories of recipients an access answer names.
+var recipients = []string{
+	"agents du responsable de traitement, pour le suivi des dossiers / the controller's staff, for case work",
+	"bénévoles de votre quartier, coordonnées masquées, si vous y avez consenti / volunteers of your district, contact details masked, if you consented",
+	"le délégué à la protection des données / the data protection officer",
+}
+
+// exportRequest serves GET /v1/requests/{id}/export: the answer to an
+// access or portability request, as a zip (data.json, data.csv,
+// summary.html), streamed. An error after the first bytes aborts the
+// transfer.
+func (s *Server) exportRequest(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ans, err := s.svc.RequestAnswer(ctx, principalFrom(ctx), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a := &dsrexport.Answer{
+		GeneratedAt: time.Now().UTC(),
+		Controller:  ans.Request.TenantID,
+		Request:     dsrexport.Request{ID: ans.Request.ID, Type: ans.Request.Type, ReceivedAt: ans.Request.ReceivedAt},
+		Contact:     ans.Contact,
+		Consents:    map[string]dsrexport.ConsentDetail{},
+		Schema:      s.svc.Schema(),
+		Recipients:  recipients,
+	}
+	for k, c := range ans.Consents {
+		a.Consents[k] = dsrexport.ConsentDetail{Granted: c.Granted, At: c.At, Source: c.Source, Proof: c.Proof}
+	}
+	for _, e := range ans.Accesses {
+		a.Accesses = append(a.Accesses, dsrexport.Access{Time: e.Time, ActorRole: e.ActorRole, ActorID: e.ActorID,
+			Action: e.Action, Purpose: e.Purpose, Fields: e.Fields})
+	}
+	x := &exportWriter{w: w, contentType: "application/zip", filename: "coffre-request-" + ans.Request.ID + ".zip"}
+	if err := dsrexport.Write(x, a); err != nil {
+		if !x.started {
+			s.writeError(w, r, err)
+			return
+		}
+		s.log.ErrorContext(ctx, "request export aborted", "request_id", vault.RequestID(ctx), "route", routePattern(r), "error", err.Error())
+		panic(http.ErrAbortHandler)
+	}
 }

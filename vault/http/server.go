@@ -109,6 +109,7 @@ func (s *Server) routes() *chi.Mux {
 		r.Post("/v1/requests/{id}/extend", s.extendRequest)
 		r.Post("/v1/requests/{id}/reject", s.rejectRequest)
 		r.Post("/v1/requests/{id}/complete", s.completeRequest)
+		r.Get("/v1/requests/{id}/export", s.exportRequest)
 	})
 	return r
 }
