@@ -16,7 +16,7 @@ import (
 )
 
 // migrationCount is the number of files in migration/.
-const migrationCount = 3
+const migrationCount = 4
 
 // applied returns the versions recorded in schema_migrations of the
 // schema u uses.
@@ -123,7 +123,7 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("Migrate = %v, want nil", err)
 		}
 		for _, table := range []string{"tenants", "contacts", "contact_lookups", "api_tokens", "audit_head", "audit_entries",
-			"audit_nodes", "audit_checkpoints", "schema_migrations"} {
+			"audit_nodes", "audit_checkpoints", "data_requests", "verification_codes", "suppressions", "schema_migrations"} {
 			if !tableExists(t, u, table) {
 				t.Errorf("table %s missing after Migrate", table)
 			}

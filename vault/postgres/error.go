@@ -20,6 +20,8 @@ var conflictMessages = map[string]string{
 	"contact_lookups_unique": "A contact with the same unique value already exists.",
 	"api_tokens_pkey":        "A token with this id already exists.",
 	"segments_pkey":          "A segment with this name already exists.",
+	"data_requests_pkey":     "A request with this id already exists.",
+	"data_requests_open":     "The subject has an open request of this type.",
 }
 
 // mapError turns a driver error into an error whose vault code callers can
