@@ -15,6 +15,7 @@ import (
 
 	"github.com/coffre/coffre/vault"
 	"github.com/coffre/coffre/vault/mail"
+	"github.com/coffre/coffre/vault/mail/mailtest"
 )
 
 const (
@@ -119,10 +120,10 @@ func newSMTP(t *testing.T, rawURL string) mail.Sender {
 
 func TestSMTP(t *testing.T) {
 	ctx := context.Background()
-	certs, pool := testCert(t)
+	certs, pool := mailtest.TestCert(t)
 
 	t.Run("Insecure", func(t *testing.T) {
-		srv := startServer(t, &server{user: "coffre", pass: password})
+		srv := mailtest.Start(t, &mailtest.Server{User: "coffre", Pass: password})
 		s := newSMTP(t, "smtp+insecure://coffre:"+password+"@"+srv.Addr+"?from=dpo@mairie.example")
 		m := testMessage()
 		if err := s.Send(ctx, m); err != nil {
@@ -140,7 +141,7 @@ func TestSMTP(t *testing.T) {
 	})
 
 	t.Run("STARTTLS", func(t *testing.T) {
-		srv := startServer(t, &server{tls: certs, user: "coffre", pass: password})
+		srv := mailtest.Start(t, &mailtest.Server{TLS: certs, User: "coffre", Pass: password})
 		s := newSMTP(t, "smtp://coffre:"+password+"@"+srv.Addr+"?from=Mairie%20%3Cdpo@mairie.example%3E")
 		mail.SetRootCAs(s, pool)
 		m := testMessage()
@@ -155,7 +156,7 @@ func TestSMTP(t *testing.T) {
 	})
 
 	t.Run("ImplicitTLS", func(t *testing.T) {
-		srv := startServer(t, &server{tls: certs, implicit: true})
+		srv := mailtest.Start(t, &mailtest.Server{TLS: certs, Implicit: true})
 		s := newSMTP(t, "smtps://"+srv.Addr+"?from=dpo@mairie.example")
 		mail.SetRootCAs(s, pool)
 		m := testMessage()
@@ -171,7 +172,7 @@ func TestSMTP(t *testing.T) {
 
 	t.Run("LoopbackWithoutTLS", func(t *testing.T) {
 		// smtp:// to this machine may send a message in clear, not a password.
-		srv := startServer(t, &server{})
+		srv := mailtest.Start(t, &mailtest.Server{})
 		if err := newSMTP(t, "smtp://"+srv.Addr+"?from=dpo@mairie.example").Send(ctx, testMessage()); err != nil {
 			t.Fatalf("Send: %v", err)
 		}
@@ -181,7 +182,7 @@ func TestSMTP(t *testing.T) {
 	})
 
 	t.Run("ErrPasswordWithoutTLS", func(t *testing.T) {
-		srv := startServer(t, &server{user: "coffre", pass: password})
+		srv := mailtest.Start(t, &mailtest.Server{User: "coffre", Pass: password})
 		err := newSMTP(t, "smtp://coffre:"+password+"@"+srv.Addr+"?from=dpo@mairie.example").Send(ctx, testMessage())
 		checkClean(t, err)
 		if !strings.Contains(err.Error(), "AUTH") || !strings.Contains(err.Error(), "without TLS") {
@@ -193,7 +194,7 @@ func TestSMTP(t *testing.T) {
 	})
 
 	t.Run("ErrUntrustedCertificate", func(t *testing.T) {
-		srv := startServer(t, &server{tls: certs})
+		srv := mailtest.Start(t, &mailtest.Server{TLS: certs})
 		err := newSMTP(t, "smtp://"+srv.Addr+"?from=dpo@mairie.example").Send(ctx, testMessage())
 		checkClean(t, err)
 		if !strings.Contains(err.Error(), "STARTTLS") {
@@ -205,7 +206,7 @@ func TestSMTP(t *testing.T) {
 	})
 
 	t.Run("ErrRecipientRefused", func(t *testing.T) {
-		srv := startServer(t, &server{rejectRcpt: true})
+		srv := mailtest.Start(t, &mailtest.Server{RejectRcpt: true})
 		err := newSMTP(t, "smtp+insecure://"+srv.Addr+"?from=dpo@mairie.example").Send(ctx, testMessage())
 		checkClean(t, err, "Jeanne", "User unknown")
 		var re *mail.ReplyError
@@ -215,7 +216,7 @@ func TestSMTP(t *testing.T) {
 	})
 
 	t.Run("ErrWrongPassword", func(t *testing.T) {
-		srv := startServer(t, &server{user: "coffre", pass: "another"})
+		srv := mailtest.Start(t, &mailtest.Server{User: "coffre", Pass: "another"})
 		err := newSMTP(t, "smtp+insecure://coffre:"+password+"@"+srv.Addr+"?from=dpo@mairie.example").Send(ctx, testMessage())
 		checkClean(t, err)
 		var re *mail.ReplyError
@@ -239,7 +240,7 @@ func TestSMTP(t *testing.T) {
 	})
 
 	t.Run("ErrTimeout", func(t *testing.T) {
-		srv := startServer(t, &server{silent: true})
+		srv := mailtest.Start(t, &mailtest.Server{Silent: true})
 		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
@@ -254,7 +255,7 @@ func TestSMTP(t *testing.T) {
 	})
 
 	t.Run("ErrCanceled", func(t *testing.T) {
-		srv := startServer(t, &server{})
+		srv := mailtest.Start(t, &mailtest.Server{})
 		ctx, cancel := context.WithCancel(ctx)
 		cancel()
 		err := newSMTP(t, "smtp+insecure://"+srv.Addr+"?from=dpo@mairie.example").Send(ctx, testMessage())
@@ -339,7 +340,7 @@ var badMessages = []struct {
 }
 
 func TestSendInvalid(t *testing.T) {
-	srv := startServer(t, &server{})
+	srv := mailtest.Start(t, &mailtest.Server{})
 	senders := map[string]mail.Sender{
 		"SMTP":   newSMTP(t, "smtp+insecure://"+srv.Addr+"?from=dpo@mairie.example"),
 		"Outbox": newOutbox(t, t.TempDir()),

@@ -1,4 +1,6 @@
-package mail_test
+// Package mailtest runs a minimal SMTP server on loopback for tests: the
+// messages it accepts can be read back.
+package mailtest
 
 import (
 	"bytes"
@@ -18,47 +20,47 @@ import (
 	"time"
 )
 
-// server is a minimal SMTP server for tests: EHLO/HELO, STARTTLS, AUTH
+// Server is a minimal SMTP server for tests: EHLO/HELO, STARTTLS, AUTH
 // PLAIN, MAIL, RCPT, DATA, RSET, NOOP and QUIT, on 127.0.0.1.
-type server struct {
+type Server struct {
 	// Addr is the server's host:port.
 	Addr string
 
-	tls      *tls.Config // offers STARTTLS when set and not implicit
-	implicit bool        // speaks TLS from the start
-	user     string      // offers and requires AUTH PLAIN when set
-	pass     string
+	TLS      *tls.Config // offers STARTTLS when set and not implicit
+	Implicit bool        // speaks TLS from the start
+	User     string      // offers and requires AUTH PLAIN when set
+	Pass     string
 	// rejectRcpt refuses every recipient, echoing the address as real
 	// servers do.
-	rejectRcpt bool
+	RejectRcpt bool
 	// silent accepts connections and never answers.
-	silent bool
+	Silent bool
 
 	ln net.Listener
 	wg sync.WaitGroup
 
 	mu    sync.Mutex
-	msgs  []received
+	msgs  []Received
 	conns int
 }
 
-// received is a message the server accepted.
-type received struct {
+// Received is a message the server accepted.
+type Received struct {
 	From, To string
 	Data     []byte
 	TLS      bool
 	Authed   bool
 }
 
-// startServer starts s on 127.0.0.1 and stops it when the test ends.
-func startServer(t *testing.T, s *server) *server {
+// Start starts s on 127.0.0.1 and stops it when the test ends.
+func Start(t testing.TB, s *Server) *Server {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.implicit {
-		ln = tls.NewListener(ln, s.tls)
+	if s.Implicit {
+		ln = tls.NewListener(ln, s.TLS)
 	}
 	s.ln, s.Addr = ln, ln.Addr().String()
 	s.wg.Add(1)
@@ -87,31 +89,31 @@ func startServer(t *testing.T, s *server) *server {
 }
 
 // Messages returns the messages accepted so far.
-func (s *server) Messages() []received {
+func (s *Server) Messages() []Received {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]received(nil), s.msgs...)
+	return append([]Received(nil), s.msgs...)
 }
 
 // Conns returns how many connections the server accepted.
-func (s *server) Conns() int {
+func (s *Server) Conns() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns
 }
 
-func (s *server) serve(c net.Conn) {
+func (s *Server) serve(c net.Conn) {
 	defer func() { c.Close() }()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if s.silent {
+	if s.Silent {
 		var b [1]byte
 		c.Read(b[:]) // until the client gives up
 		return
 	}
 	tp := textproto.NewConn(c)
 	reply := func(code int, msg string) { tp.PrintfLine("%d %s", code, msg) }
-	secure, authed := s.implicit, false
-	var r received
+	secure, authed := s.Implicit, false
+	var r Received
 	reply(220, "test ESMTP ready")
 	for {
 		line, err := tp.ReadLine()
@@ -122,10 +124,10 @@ func (s *server) serve(c net.Conn) {
 		switch strings.ToUpper(verb) {
 		case "EHLO":
 			lines := []string{"test greets " + arg, "8BITMIME"}
-			if s.tls != nil && !secure {
+			if s.TLS != nil && !secure {
 				lines = append(lines, "STARTTLS")
 			}
-			if s.user != "" {
+			if s.User != "" {
 				lines = append(lines, "AUTH PLAIN")
 			}
 			for i, l := range lines {
@@ -138,39 +140,39 @@ func (s *server) serve(c net.Conn) {
 		case "HELO":
 			reply(250, "test")
 		case "STARTTLS":
-			if s.tls == nil || secure {
+			if s.TLS == nil || secure {
 				reply(502, "no")
 				continue
 			}
 			reply(220, "go ahead")
-			tc := tls.Server(c, s.tls)
+			tc := tls.Server(c, s.TLS)
 			if err := tc.Handshake(); err != nil {
 				return
 			}
 			c, tp, secure = tc, textproto.NewConn(tc), true
-			authed, r = false, received{}
+			authed, r = false, Received{}
 		case "AUTH":
 			mech, ir, _ := strings.Cut(arg, " ")
 			b, err := base64.StdEncoding.DecodeString(ir)
 			switch {
-			case s.user == "" || !strings.EqualFold(mech, "PLAIN"):
+			case s.User == "" || !strings.EqualFold(mech, "PLAIN"):
 				reply(504, "unsupported")
-			case err != nil || !bytes.Equal(b, []byte("\x00"+s.user+"\x00"+s.pass)):
+			case err != nil || !bytes.Equal(b, []byte("\x00"+s.User+"\x00"+s.Pass)):
 				reply(535, "5.7.8 authentication failed")
 			default:
 				authed = true
 				reply(235, "2.7.0 ok")
 			}
 		case "MAIL":
-			if s.user != "" && !authed {
+			if s.User != "" && !authed {
 				reply(530, "5.7.0 authentication required")
 				continue
 			}
-			r = received{From: angle(arg), TLS: secure, Authed: authed}
+			r = Received{From: angle(arg), TLS: secure, Authed: authed}
 			reply(250, "ok")
 		case "RCPT":
 			to := angle(arg)
-			if s.rejectRcpt {
+			if s.RejectRcpt {
 				reply(550, "5.1.1 <"+to+">: Recipient address rejected: User unknown")
 				continue
 			}
@@ -190,10 +192,10 @@ func (s *server) serve(c net.Conn) {
 			s.mu.Lock()
 			s.msgs = append(s.msgs, r)
 			s.mu.Unlock()
-			r = received{}
+			r = Received{}
 			reply(250, "2.0.0 queued")
 		case "RSET":
-			r = received{}
+			r = Received{}
 			reply(250, "ok")
 		case "NOOP":
 			reply(250, "ok")
@@ -213,9 +215,9 @@ func angle(arg string) string {
 	return a
 }
 
-// testCert returns a server configuration with a fresh self-signed
+// TestCert returns a server configuration with a fresh self-signed
 // certificate for 127.0.0.1 and localhost, and a pool that trusts it.
-func testCert(t *testing.T) (*tls.Config, *x509.CertPool) {
+func TestCert(t testing.TB) (*tls.Config, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
