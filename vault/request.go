@@ -110,9 +110,10 @@ type VerificationCode struct {
 	UsedAt   time.Time
 }
 
-// Suppression is what remains of an erased person: the keyed hash of
-// their lookup values (the blind index), so that a later import of the
-// same email or phone is flagged instead of silently re-creating them.
+// Suppression is what remains of an erased person: a keyed hash of each
+// of their lookup values (keyed apart from the blind index, so that no
+// blind index of theirs remains), so that a later import of the same email
+// or phone is flagged instead of silently re-creating them.
 type Suppression struct {
 	TenantID  string
 	Field     string

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
 	"sort"
@@ -493,9 +494,25 @@ func (s *Service) eraseForRequest(ctx context.Context, p *Principal, r *DataRequ
 		return nil, err
 	}
 	now := s.now()
+	tk, err := s.tenantKeys(ctx, r.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	lookups := map[string]string{}
+	for _, f := range s.schema.Fields {
+		if f.Lookup {
+			lookups[f.Name] = Clear
+		}
+	}
+	c, err := s.open(ctx, rec, lookups)
+	if err != nil {
+		return nil, err
+	}
 	var sup []*Suppression
-	for _, l := range rec.Lookups {
-		sup = append(sup, &Suppression{TenantID: r.TenantID, Field: l.Field, Token: l.Token, RequestID: r.ID, CreatedAt: now})
+	for _, name := range slices.Sorted(maps.Keys(lookups)) {
+		if v, ok := c.Fields[name].(string); ok {
+			sup = append(sup, &Suppression{TenantID: r.TenantID, Field: name, Token: suppressionToken(tk, name, v), RequestID: r.ID, CreatedAt: now})
+		}
 	}
 	r.State, r.CompletedAt, r.UpdatedAt = StateCompleted, now, now
 	r.Version++
@@ -509,22 +526,33 @@ func (s *Service) eraseForRequest(ctx context.Context, p *Principal, r *DataRequ
 	return s.viewRequest(r), nil
 }
 
-// checkSuppressed refuses to create a contact whose unique lookup value
-// belongs to a person erased at their request: they are flagged, not
-// silently re-created.
-func (s *Service) checkSuppressed(ctx context.Context, r *Record) error {
+// suppressionToken is the keyed hash a suppression keeps of a lookup
+// value: keyed apart from the blind index, so that nothing of the erased
+// person's lookups remains, yet the same value gives the same hash.
+func suppressionToken(tk TenantKeys, field, value string) []byte {
+	return tk.BlindIndex("suppressed."+field, value)
+}
+
+// checkSuppressed refuses to create a contact whose lookup value belongs
+// to a person erased at their request: they are flagged, not silently
+// re-created.
+func (s *Service) checkSuppressed(ctx context.Context, tk TenantKeys, c *Contact) error {
 	rs, ok := s.store.(RequestStore)
 	if !ok {
 		return nil
 	}
-	for _, l := range r.Lookups {
-		hit, err := rs.Suppressed(ctx, r.TenantID, l.Field, [][]byte{l.Token})
+	for _, f := range s.schema.Fields {
+		v, ok := c.Fields[f.Name].(string)
+		if !f.Lookup || !ok {
+			continue
+		}
+		hit, err := rs.Suppressed(ctx, c.TenantID, f.Name, [][]byte{suppressionToken(tk, f.Name, v)})
 		if err != nil {
 			return fmt.Errorf("vault.checkSuppressed: %w", err)
 		}
 		if len(hit) > 0 {
 			return &Error{Code: ECONFLICT, Message: "This person was erased at their request: they are on the suppression list and are not re-created.",
-				Fields: []FieldError{{Field: l.Field, Reason: "matches an erased person's"}}}
+				Fields: []FieldError{{Field: f.Name, Reason: "matches an erased person's"}}}
 		}
 	}
 	return nil

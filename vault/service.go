@@ -80,7 +80,7 @@ func (s *Service) CreateContact(ctx context.Context, p *Principal, purpose strin
 		return nil, err
 	}
 	r.Version = 1
-	if err := s.checkSuppressed(ctx, r); err != nil {
+	if err := s.checkSuppressed(ctx, tk, c); err != nil {
 		return nil, err
 	}
 	e := s.entry(ctx, p, ActionContactCreate, purpose, c.ID, fieldNames(c), d)
