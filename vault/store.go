@@ -15,6 +15,7 @@ type Store interface {
 	TokenStore
 	AuditStore
 	SegmentStore
+	RequestStore
 	// audit.Store is the storage of the audit log's sequencer.
 	audit.Store
 	// Ping reports whether the store can serve requests.
