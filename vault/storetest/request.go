@@ -876,8 +876,9 @@ func newEraseFixture(t *testing.T, open func(t *testing.T) vault.Store) *eraseFi
 	return f
 }
 
-// suppressions returns the suppressions of r's lookups, as an erasure at
-// request req adds them.
+// suppressions returns a suppression per lookup of r, at request req,
+// whose token is the lookup's: to the store a token is opaque bytes,
+// whatever keyed hash the service keeps.
 func suppressions(r *vault.Record, req *vault.DataRequest) []*vault.Suppression {
 	var s []*vault.Suppression
 	for _, l := range r.Lookups {

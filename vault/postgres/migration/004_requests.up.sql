@@ -2,8 +2,9 @@
 -- codes, and the suppression list erasures leave. None of these tables
 -- holds personal data: a request names its subject by contact id and
 -- holds codes (type, state, reasons), times and token ids; a code is kept
--- as its keyed hash; a suppression is the blind-index token of an erased
--- person's lookup value.
+-- as its keyed hash; a suppression is a keyed hash of an erased person's
+-- lookup value (the service keys it apart from the blind index), opaque
+-- here.
 --
 -- Request ids are text, like the other stores' (the service makes them
 -- UUIDs): a request table holds a few rows per subject at most, so the
@@ -54,8 +55,8 @@ CREATE TABLE verification_codes (
     FOREIGN KEY (tenant_id, request_id) REFERENCES data_requests (tenant_id, id)
 );
 
--- The suppression list: one row per lookup token of an erased person,
--- kept once, with the request that erased them first.
+-- The suppression list: one row per hashed lookup value of an erased
+-- person, kept once, with the request that erased them first.
 CREATE TABLE suppressions (
     tenant_id  text COLLATE "C" NOT NULL,
     field      text COLLATE "C" NOT NULL,

@@ -2,8 +2,9 @@
 -- codes, and the suppression list erasures leave. None of these tables
 -- holds personal data: a request names its subject by contact id and
 -- holds codes (type, state, reasons), times and token ids; a code is kept
--- as its keyed hash; a suppression is the blind-index token of an erased
--- person's lookup value.
+-- as its keyed hash; a suppression is a keyed hash of an erased person's
+-- lookup value (the service keys it apart from the blind index), opaque
+-- here.
 
 -- Ids and codes compare byte-wise (BINARY), as the other stores' do.
 CREATE TABLE data_requests (
@@ -49,8 +50,8 @@ CREATE TABLE verification_codes (
 	PRIMARY KEY (tenant_id, request_id)
 ) STRICT, WITHOUT ROWID;
 
--- The suppression list: one row per lookup token of an erased person,
--- kept once, with the request that erased them first.
+-- The suppression list: one row per hashed lookup value of an erased
+-- person, kept once, with the request that erased them first.
 CREATE TABLE suppressions (
 	tenant_id  TEXT    NOT NULL,
 	field      TEXT    NOT NULL,
