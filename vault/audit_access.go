@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/coffre/coffre/audit"
@@ -35,7 +36,8 @@ var _ AuditLog = (*audit.Log)(nil)
 // Without one, they fail with EUNAVAILABLE.
 func (s *Service) SetAuditLog(l AuditLog) { s.log = l }
 
-// AuditEntries lists sequenced audit entries of p's tenant. A dpo sees them
+// AuditEntries lists audit entries of p's tenant, every entry appended so
+// far sequenced first. A dpo sees them
 // whole; an admin sees metadata only (no subject, fields or purpose).
 // EFORBIDDEN for other roles, EINVALID for a bad filter.
 func (s *Service) AuditEntries(ctx context.Context, p *Principal, f AuditFilter) (_ []*AuditEntry, err error) {
@@ -53,6 +55,11 @@ func (s *Service) AuditEntries(ctx context.Context, p *Principal, f AuditFilter)
 	d, err := s.auditAccess(ctx, p, ActionAuditRead)
 	if err != nil {
 		return nil, err
+	}
+	// What was done up to now is listed, not only what the sequencer has
+	// numbered already.
+	if _, err := s.log.Sync(ctx); err != nil {
+		return nil, fmt.Errorf("vault.AuditEntries: %w", err)
 	}
 	entries, err := s.store.AuditEntries(ctx, f)
 	if err != nil {
