@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	main "github.com/coffre/coffre/cmd/coffre"
 	"github.com/coffre/coffre/audit"
+	main "github.com/coffre/coffre/cmd/coffre"
 	"github.com/coffre/coffre/vault/mail/mailtest"
 )
 
