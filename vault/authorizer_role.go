@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"slices"
+	"strings"
 )
 
 // RoleAuthorizer is the interim authoriser that stands until the policy
@@ -16,6 +17,7 @@ import (
 //     and special-category fields hidden;
 //   - only admin may create tokens;
 //   - dpo reads and exports the audit log, admin reads its metadata;
+//   - dpo handles data-subject requests;
 //   - a token limited to some purposes may only declare those;
 //   - citizen may do nothing yet.
 //
@@ -47,6 +49,8 @@ func (a *RoleAuthorizer) Authorize(ctx context.Context, req *AuthzRequest) (*Dec
 		d.Allow = p.Role == RoleAgent || p.Role == RoleVolunteer
 	case ActionPolicyRead:
 		d.Allow = p.Role == RoleDPO || p.Role == RoleAdmin
+	default:
+		d.Allow = p.Role == RoleDPO && strings.HasPrefix(req.Action, "request.")
 	case ActionTokenCreate:
 		d.Allow = p.Role == RoleAdmin
 	case ActionAuditRead:
