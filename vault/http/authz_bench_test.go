@@ -24,26 +24,7 @@ import (
 //
 //	go test ./vault/http -run XXX -bench GetAuthz -benchtime 5s
 func BenchmarkGetAuthz(b *testing.B) {
-	stores := []struct {
-		name string
-		open func(b *testing.B) vault.Store
-	}{
-		{"sqlite", func(b *testing.B) vault.Store {
-			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "coffre.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return db
-		}},
-		{"postgres", func(b *testing.B) vault.Store {
-			u := pgtest.NewSchema(b)
-			db, err := postgres.Open(context.Background(), u)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return db
-		}},
-	}
+	stores := benchStores()
 	authorisers := []struct {
 		name string
 		new  func(*vault.Schema) vault.Authorizer
@@ -65,6 +46,33 @@ func BenchmarkGetAuthz(b *testing.B) {
 				b.Run(fmt.Sprintf("%s/%s/round%d", st.name, a.name, round), func(b *testing.B) { benchGet(b, st.open(b), a.new) })
 			}
 		}
+	}
+}
+
+// benchStore is a store kind the benchmarks run on.
+type benchStore struct {
+	name string
+	open func(b *testing.B) vault.Store
+}
+
+// benchStores are SQLite in a temporary folder and PostgreSQL in a fresh
+// schema (skipped without a test database).
+func benchStores() []benchStore {
+	return []benchStore{
+		{"sqlite", func(b *testing.B) vault.Store {
+			db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "coffre.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return db
+		}},
+		{"postgres", func(b *testing.B) vault.Store {
+			db, err := postgres.Open(context.Background(), pgtest.NewSchema(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return db
+		}},
 	}
 }
 
