@@ -141,8 +141,11 @@ type RequestStore interface {
 	PutVerificationCode(ctx context.Context, c *VerificationCode) error
 	// VerificationCode returns a request's code; ENOTFOUND if none.
 	VerificationCode(ctx context.Context, tenantID, requestID string) (*VerificationCode, error)
-	// UpdateVerificationCode stores c's Attempts and UsedAt and appends e
-	// in one transaction.
+	// UpdateVerificationCode records one attempt: it stores c's Attempts
+	// and UsedAt and appends e in one transaction, only while the stored
+	// code is unused and its Attempts is c.Attempts-1; ECONFLICT otherwise
+	// (another attempt came first). Concurrent guesses thus each use up
+	// an attempt, and none is ever compared without being counted.
 	UpdateVerificationCode(ctx context.Context, c *VerificationCode, e *AuditEntry) error
 	// EraseSubject erases a contact as EraseContact does (record, wrapped
 	// key, lookups, tokens, segment rows), adds the suppressions, updates

@@ -713,18 +713,34 @@ func (s *Service) VerifyRequest(ctx context.Context, tenantID, id, code string) 
 	p := &Principal{ID: selfActor, TenantID: tenantID, Role: RoleCitizen}
 	ok := subtle.ConstantTimeCompare(tk.BlindIndex("request_code", id+":"+code), c.Hash) == 1
 	usable := c.UsedAt.IsZero() && now.Before(c.ExpiresAt) && c.Attempts < codeMaxAttempts && r.State == StateReceived
-	if !ok || !usable {
-		c.Attempts++
-		e := s.entry(ctx, p, ActionRequestVerify, "dsr", r.SubjectID, requestEntryFields(r, fmt.Sprintf("attempt:%d", c.Attempts)), nil)
+	if !usable {
+		// Expired, used or dead: refused, and on record.
+		e := s.entry(ctx, p, ActionRequestVerify, "dsr", r.SubjectID, requestEntryFields(r, "code:unusable"), nil)
 		e.Outcome = OutcomeDenied
-		if err := rs.UpdateVerificationCode(ctx, c, e); err != nil {
-			return fmt.Errorf("vault.VerifyRequest: %w", err)
+		if err := s.audit.append(ctx, e); err != nil {
+			return err
 		}
 		return errNoCode
 	}
-	c.UsedAt = now
-	if err := rs.UpdateVerificationCode(ctx, c, s.entry(ctx, p, ActionRequestVerify, "dsr", r.SubjectID, requestEntryFields(r, "code:used"), nil)); err != nil {
+	// Every comparison uses up an attempt, recorded before its result is
+	// given: the store takes the attempt only if it follows the stored
+	// count, so concurrent guesses cannot share one.
+	c.Attempts++
+	if ok {
+		c.UsedAt = now
+	}
+	fields := requestEntryFields(r, fmt.Sprintf("attempt:%d", c.Attempts))
+	e := s.entry(ctx, p, ActionRequestVerify, "dsr", r.SubjectID, fields, nil)
+	if !ok {
+		e.Outcome = OutcomeDenied
+	}
+	if err := rs.UpdateVerificationCode(ctx, c, e); ErrorCode(err) == ECONFLICT {
+		return errNoCode
+	} else if err != nil {
 		return fmt.Errorf("vault.VerifyRequest: %w", err)
+	}
+	if !ok {
+		return errNoCode
 	}
 	r.Identity, r.IdentityMethod, r.State, r.UpdatedAt = IdentityVerified, "code", StateVerified, now
 	r.Version++

@@ -2,7 +2,9 @@ package vault_test
 
 import (
 	"context"
+	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -115,5 +117,50 @@ func TestRequestDeadlines(t *testing.T) {
 	}
 	if r, err = env.svc.ExtendRequest(ctx, dpo, r.ID, 2, "complexity"); err != nil || !r.DueAt.Equal(received.AddDate(0, 3, 0)) || r.Overdue {
 		t.Fatalf("extended: %+v, %v", r, err)
+	}
+}
+
+// TestConcurrentCodeGuesses: guesses sent at once cannot share an attempt;
+// at most five are ever compared.
+func TestConcurrentCodeGuesses(t *testing.T) {
+	env := mustService(t)
+	box := &outbox{}
+	env.svc.SetMailer(box)
+	ctx := context.Background()
+	agent := env.principal(t, "t1", vault.RoleAgent)
+	if _, err := env.svc.CreateContact(ctx, agent, "casework", &vault.ContactInput{Fields: map[string]any{"given_name": "Karl", "email": "karl@example.org"}}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := env.svc.SelfRequest(ctx, "t1", vault.RequestAccess, "karl@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	right := box.code(t)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			guess := fmt.Sprintf("%06d", i)
+			if guess == right {
+				guess = "999999"
+			}
+			env.svc.VerifyRequest(ctx, "t1", id, guess)
+		}()
+	}
+	wg.Wait()
+	counted := 0
+	for _, e := range env.auditEntries(t, "t1") {
+		for _, f := range e.Fields {
+			if strings.HasPrefix(f, "attempt:") {
+				counted++
+			}
+		}
+	}
+	if counted > 5 {
+		t.Errorf("%d guesses were compared, want at most 5", counted)
+	}
+	if err := env.svc.VerifyRequest(ctx, "t1", id, right); err == nil && counted == 5 {
+		t.Error("the right code was accepted after five wrong guesses")
 	}
 }

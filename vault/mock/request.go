@@ -165,9 +165,10 @@ func (s *Store) VerificationCode(ctx context.Context, tenantID, requestID string
 	return cloneCode(c), nil
 }
 
-// UpdateVerificationCode implements vault.RequestStore: it stores c's
-// Attempts and UsedAt and appends e. ENOTFOUND if the request has no
-// code, EINVALID for a nil code or entry, an empty tenant or request or
+// UpdateVerificationCode implements vault.RequestStore: it records one
+// attempt, storing c's Attempts and UsedAt and appending e. ENOTFOUND if
+// the request has no code, ECONFLICT unless the stored code is unused with
+// Attempts c.Attempts-1, EINVALID for a nil code or entry, an empty tenant or request or
 // negative Attempts.
 func (s *Store) UpdateVerificationCode(ctx context.Context, c *vault.VerificationCode, e *vault.AuditEntry) error {
 	const op = "mock.UpdateVerificationCode"
@@ -181,6 +182,9 @@ func (s *Store) UpdateVerificationCode(ctx context.Context, c *vault.Verificatio
 	old, ok := s.codes[c.TenantID][c.RequestID]
 	if !ok {
 		return vault.Errorf(vault.ENOTFOUND, "Verification code not found.")
+	}
+	if old.Attempts != c.Attempts-1 || !old.UsedAt.IsZero() {
+		return vault.Errorf(vault.ECONFLICT, "The verification code was used or tried meanwhile.")
 	}
 	old.Attempts, old.UsedAt = c.Attempts, c.UsedAt
 	s.append(e)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/coffre/coffre/vault"
 )
@@ -44,6 +43,7 @@ const (
 var (
 	errNoRequest = vault.Errorf(vault.ENOTFOUND, "Request not found.")
 	errNoCode    = vault.Errorf(vault.ENOTFOUND, "Verification code not found.")
+	errCodeRace  = vault.Errorf(vault.ECONFLICT, "The verification code was used or tried meanwhile.")
 	errNoContact = vault.Errorf(vault.ENOTFOUND, "Contact not found.")
 )
 
@@ -232,11 +232,12 @@ func (db *DB) VerificationCode(ctx context.Context, tenantID, requestID string) 
 	return c, nil
 }
 
-// UpdateVerificationCode stores c's Attempts and UsedAt and appends e in
-// one transaction of two round trips: the entry is queued once the update
-// is known to have found the code. It returns ENOTFOUND if the request has
-// no code, and EINVALID for a nil code, an empty tenant or request,
-// negative Attempts or a nil or invalid entry.
+// UpdateVerificationCode records one attempt: it stores c's Attempts and
+// UsedAt and appends e in one transaction of two round trips, the entry
+// queued once the update is known to apply. It returns ENOTFOUND if the
+// request has no code, ECONFLICT unless the stored code is unused with
+// Attempts c.Attempts-1, and EINVALID for a nil code, an empty tenant or
+// request, negative Attempts or a nil or invalid entry.
 func (db *DB) UpdateVerificationCode(ctx context.Context, c *vault.VerificationCode, e *vault.AuditEntry) error {
 	const op = "postgres.UpdateVerificationCode"
 	if err := checkCode(c); err != nil {
@@ -250,13 +251,24 @@ func (db *DB) UpdateVerificationCode(ctx context.Context, c *vault.VerificationC
 		return fmt.Errorf("%s: %w", op, mapError(err))
 	}
 	defer t.rollback()
-	t.queue(`UPDATE verification_codes SET attempts = $3, used_at = $4 WHERE tenant_id = $1 AND request_id = $2`,
-		c.TenantID, c.RequestID, c.Attempts, nullTime(c.UsedAt)).Exec(func(ct pgconn.CommandTag) error {
-		if ct.RowsAffected() == 0 {
+	// The row is locked first: concurrent attempts take turns, and each
+	// must follow the one before (see vault.RequestStore).
+	t.queue(`SELECT attempts, used_at IS NULL FROM verification_codes WHERE tenant_id = $1 AND request_id = $2 FOR UPDATE`,
+		c.TenantID, c.RequestID).QueryRow(func(row pgx.Row) error {
+		var attempts int
+		var unused bool
+		if err := row.Scan(&attempts, &unused); errors.Is(err, pgx.ErrNoRows) {
 			return errNoCode
+		} else if err != nil {
+			return err
+		}
+		if attempts != c.Attempts-1 || !unused {
+			return errCodeRace
 		}
 		return nil
 	})
+	t.queue(`UPDATE verification_codes SET attempts = $3, used_at = $4 WHERE tenant_id = $1 AND request_id = $2`,
+		c.TenantID, c.RequestID, c.Attempts, nullTime(c.UsedAt))
 	if err := t.flush(ctx); err != nil {
 		return fmt.Errorf("%s: %w", op, mapError(err))
 	}

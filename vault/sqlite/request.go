@@ -44,7 +44,9 @@ const (
 		ON CONFLICT (tenant_id, request_id) DO UPDATE SET hash = excluded.hash, expires_at = excluded.expires_at,
 			attempts = excluded.attempts, used_at = excluded.used_at`
 	qCode       = `SELECT hash, expires_at, attempts, used_at FROM verification_codes WHERE tenant_id = ? AND request_id = ?`
-	qUpdateCode = `UPDATE verification_codes SET attempts = ?, used_at = ? WHERE tenant_id = ? AND request_id = ?`
+	qUpdateCode = `UPDATE verification_codes SET attempts = ?, used_at = ? WHERE tenant_id = ? AND request_id = ?
+		AND attempts = ? AND used_at IS NULL`
+	qCodeExists = `SELECT 1 FROM verification_codes WHERE tenant_id = ? AND request_id = ?`
 
 	qInsertSuppression = `INSERT INTO suppressions (tenant_id, field, token, request_id, created_at)
 		VALUES (?, ?, ?, ?, ?)
@@ -58,6 +60,7 @@ const suppressedChunk = 500
 var (
 	errNoRequest = vault.Errorf(vault.ENOTFOUND, "Request not found.")
 	errNoCode    = vault.Errorf(vault.ENOTFOUND, "Verification code not found.")
+	errCodeRace  = vault.Errorf(vault.ECONFLICT, "The verification code was used or tried meanwhile.")
 )
 
 // CreateRequest stores r and appends e, unsequenced, in one transaction. A
@@ -222,9 +225,12 @@ func (db *DB) VerificationCode(ctx context.Context, tenantID, requestID string) 
 	return c, nil
 }
 
-// UpdateVerificationCode stores c's Attempts and UsedAt and appends e,
-// unsequenced, in one transaction; a zero e.Time is set to the store's
-// clock. It returns ENOTFOUND if the request has no code, and EINVALID
+// UpdateVerificationCode records one attempt: it stores c's Attempts and
+// UsedAt and appends e, unsequenced, in one transaction; a zero e.Time is
+// set to the store's clock. It returns ENOTFOUND if the request has no
+// code, ECONFLICT unless the stored code is unused with Attempts
+// c.Attempts-1 (the single writer makes the check and the write one
+// step), and EINVALID
 // for a nil code, an empty tenant or request, negative Attempts or an
 // entry the audit log could not encode.
 func (db *DB) UpdateVerificationCode(ctx context.Context, c *vault.VerificationCode, e *vault.AuditEntry) error {
@@ -236,14 +242,20 @@ func (db *DB) UpdateVerificationCode(ctx context.Context, c *vault.VerificationC
 		return err
 	}
 	err := db.write(ctx, func(tx *wtx) error {
-		res, err := tx.execSQL(qUpdateCode, c.Attempts, toNullMicro(c.UsedAt), c.TenantID, c.RequestID)
+		res, err := tx.execSQL(qUpdateCode, c.Attempts, toNullMicro(c.UsedAt), c.TenantID, c.RequestID, c.Attempts-1)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
 		} else if n == 0 {
-			return errNoCode
+			var one int
+			if err := tx.QueryRowContext(tx.ctx, qCodeExists, c.TenantID, c.RequestID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+				return errNoCode
+			} else if err != nil {
+				return err
+			}
+			return errCodeRace
 		}
 		return db.appendEntry(tx, e)
 	})

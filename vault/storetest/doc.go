@@ -77,8 +77,9 @@
 //     EINVALID.
 //   - PutVerificationCode replaces the request's code whole (attempts and
 //     use included), appends no entry, and is ENOTFOUND without the
-//     request; UpdateVerificationCode stores Attempts and UsedAt only and
-//     is ENOTFOUND without a code.
+//     request; UpdateVerificationCode records one attempt, storing
+//     Attempts and UsedAt only, is ECONFLICT unless the stored code is
+//     unused with one attempt fewer, and ENOTFOUND without a code.
 //   - EraseSubject erases the contact r.SubjectID of r's tenant: ENOTFOUND
 //     if it or the request is absent, ECONFLICT for a stale version, and
 //     then nothing changes. A suppression already listed, or listed twice,

@@ -779,19 +779,25 @@ func testVerificationCode(t *testing.T, open func(t *testing.T) vault.Store) {
 		want.Attempts, want.UsedAt = 2, u.UsedAt
 		f.checkCodeStored(t, &want)
 		checkPending(t, f.s, e1, e2)
-		// A zero UsedAt is stored as such.
-		u.UsedAt = time.Time{}
-		mustCode(t, "UpdateVerificationCode(unused)", f.rs.UpdateVerificationCode(t.Context(), &u, NewEntry(f.tn.ID, vault.ActionRequestVerify, r.SubjectID)), "")
-		want.UsedAt = time.Time{}
+		// A used code takes no more attempts, nor does a stale count.
+		u.Attempts, u.UsedAt = 3, time.Time{}
+		late := NewEntry(f.tn.ID, vault.ActionRequestVerify, r.SubjectID)
+		mustCode(t, "UpdateVerificationCode(after use)", f.rs.UpdateVerificationCode(t.Context(), &u, late), vault.ECONFLICT)
 		f.checkCodeStored(t, &want)
+		checkPending(t, f.s, e1, e2) // the refused attempt appended nothing
 
 		// A new code replaces the old one, attempts and use included.
 		n := NewCode(f.tn.ID, r.ID)
 		n.ExpiresAt = want.ExpiresAt.Add(30 * time.Minute)
 		mustCode(t, "PutVerificationCode(again)", f.rs.PutVerificationCode(t.Context(), n), "")
 		f.checkCodeStored(t, n)
+		stale := *n
+		stale.Attempts = 2 // the stored count is 0: not the next attempt
+		staleEntry := NewEntry(f.tn.ID, vault.ActionRequestVerify, r.SubjectID)
+		mustCode(t, "UpdateVerificationCode(stale)", f.rs.UpdateVerificationCode(t.Context(), &stale, staleEntry), vault.ECONFLICT)
+		checkPending(t, f.s, e1, e2)
 		used := *n
-		used.Attempts, used.UsedAt = 3, Now()
+		used.Attempts, used.UsedAt = 1, Now()
 		mustCode(t, "UpdateVerificationCode", f.rs.UpdateVerificationCode(t.Context(), &used, NewEntry(f.tn.ID, vault.ActionRequestVerify, r.SubjectID)), "")
 		fresh := NewCode(f.tn.ID, r.ID)
 		mustCode(t, "PutVerificationCode(after use)", f.rs.PutVerificationCode(t.Context(), fresh), "")
@@ -814,7 +820,7 @@ func testVerificationCode(t *testing.T, open func(t *testing.T) vault.Store) {
 			mustCode(t, "PutVerificationCode", f.rs.PutVerificationCode(t.Context(), c), "")
 		}
 		u := *c2
-		u.Attempts = 4
+		u.Attempts = 1
 		mustCode(t, "UpdateVerificationCode", f.rs.UpdateVerificationCode(t.Context(), &u, NewEntry(f.tn.ID, vault.ActionRequestVerify, "")), "")
 		f.checkCodeStored(t, c1)
 		f.checkCodeStored(t, &u)
