@@ -48,3 +48,12 @@ func (s *Service) RecordPolicyReload(ctx context.Context, revision string, reloa
 	}
 	return nil
 }
+
+// PolicyRevision returns the revision of the policy in force, or "" when
+// the authoriser cannot describe its policy.
+func (s *Service) PolicyRevision() string {
+	if pd, ok := s.authz.(PolicyDescriber); ok {
+		return pd.PolicyInfo().Revision
+	}
+	return ""
+}

@@ -156,4 +156,16 @@ type RequestStore interface {
 	// Suppressed reports which of the given lookup tokens of field are on
 	// the tenant's suppression list.
 	Suppressed(ctx context.Context, tenantID, field string, tokens [][]byte) ([][]byte, error)
+	// RequestCounts counts, for every tenant with open requests (not
+	// completed nor rejected), those open and those due before dueBefore,
+	// by tenant id: the figures of the deadline metrics.
+	RequestCounts(ctx context.Context, dueBefore time.Time) ([]RequestCount, error)
+}
+
+// RequestCount is one tenant's open requests.
+type RequestCount struct {
+	TenantID string
+	Open     int
+	// Due counts the open requests due before the time asked.
+	Due int
 }

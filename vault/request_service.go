@@ -821,3 +821,46 @@ func (s *Service) RequestAnswer(ctx context.Context, p *Principal, id string) (_
 	}
 	return &AccessAnswer{Request: r, Contact: v, Consents: c.Consents, Accesses: accesses}, nil
 }
+
+// RequestMetrics are the deadline figures of every tenant with open
+// requests, for the metrics endpoint.
+type RequestMetrics struct {
+	TenantID string
+	Open     int
+	Overdue  int
+	DueSoon  int
+}
+
+// RequestMetrics counts every tenant's open requests, those past their due
+// date and those due within a week. It names tenants and counts, nothing
+// about a person.
+func (s *Service) RequestMetrics(ctx context.Context) ([]RequestMetrics, error) {
+	rs, err := s.requestStore()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	overdue, err := rs.RequestCounts(ctx, now)
+	if err != nil {
+		return nil, fmt.Errorf("vault.RequestMetrics: %w", err)
+	}
+	soon, err := rs.RequestCounts(ctx, now.Add(dueSoon))
+	if err != nil {
+		return nil, fmt.Errorf("vault.RequestMetrics: %w", err)
+	}
+	byTenant := map[string]*RequestMetrics{}
+	var out []RequestMetrics
+	for _, c := range soon {
+		out = append(out, RequestMetrics{TenantID: c.TenantID, Open: c.Open, DueSoon: c.Due})
+	}
+	for i := range out {
+		byTenant[out[i].TenantID] = &out[i]
+	}
+	for _, c := range overdue {
+		if m := byTenant[c.TenantID]; m != nil {
+			m.Overdue = c.Due
+			m.DueSoon -= c.Due
+		}
+	}
+	return out, nil
+}

@@ -369,6 +369,13 @@ func TestRequestsBadInput(t *testing.T) {
 		if len(list.Requests) != 2 || list.Requests[0].State != "verified" || list.Requests[1].State != "rejected" {
 			t.Errorf("listing = %+v", list.Requests)
 		}
+		// The metrics count the open request, none overdue.
+		code, metrics := v.do(t, "GET", "/metrics", "", "", nil)
+		for _, want := range []string{`coffre_requests_open{tenant="default"} 1`, `coffre_requests_overdue{tenant="default"} 0`, "coffre_policy_info{revision="} {
+			if code != 200 || !strings.Contains(string(metrics), want) {
+				t.Errorf("/metrics = %d, lacks %q:\n%s", code, want, metrics)
+			}
+		}
 		// coffre request overdue: nothing overdue yet.
 		if out, _, code := run(t, b.env, "request", "overdue"); code != 0 {
 			t.Errorf("request overdue: exit %d %s", code, out)

@@ -79,6 +79,7 @@ func (s *Server) routes() *chi.Mux {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/openapi.json", s.serveOpenAPI)
+	r.Get("/metrics", s.metrics)
 	// A person's own requests: no token, a one-time code instead.
 	r.Post("/v1/requests/self", s.selfRequest)
 	r.Post("/v1/requests/{id}/verify", s.verifyRequest)

@@ -28,6 +28,7 @@ func RunRequests(t *testing.T, open func(t *testing.T) vault.Store) {
 	t.Run("Suppressed", func(t *testing.T) { testSuppressed(t, open) })
 	t.Run("Invalid", func(t *testing.T) { testRequestInvalid(t, open) })
 	t.Run("Context", func(t *testing.T) { testRequestContext(t, open) })
+	t.Run("Counts", func(t *testing.T) { testRequestCounts(t, open) })
 }
 
 // requestFixture is a store with a tenant; rs is the store too, named
