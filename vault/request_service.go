@@ -427,37 +427,7 @@ func (s *Service) updateForRequest(ctx context.Context, p *Principal, r *DataReq
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.open(ctx, rec, nil)
-	if err != nil {
-		return nil, err
-	}
-	now := s.now()
-	if err := s.apply(c, patch.Fields, patch.Consents, true, now); err != nil {
-		return nil, err
-	}
-	c.UpdatedAt = now
-	tk, err := s.tenantKeys(ctx, p.TenantID)
-	if err != nil {
-		return nil, err
-	}
-	nr, err := s.seal(tk, c, rec.WrappedKey)
-	if err != nil {
-		return nil, err
-	}
-	nr.Version = rec.Version + 1
-	touched := make([]string, 0, len(patch.Fields)+len(patch.Consents))
-	for k := range patch.Fields {
-		touched = append(touched, k)
-	}
-	for k := range patch.Consents {
-		touched = append(touched, "consent."+k)
-	}
-	sort.Strings(touched)
-	e := s.entry(ctx, p, ActionContactUpdate, "dsr", rec.ID, append(touched, "request:"+r.ID), dd)
-	if err := s.store.UpdateContact(ctx, nr, e); err != nil {
-		return nil, s.conflict(err)
-	}
-	return s.view(c, dd), nil
+	return s.patch(ctx, p, "dsr", rec, dd, patch, "request:"+r.ID)
 }
 
 // setFlags sets a record's restriction and objection flags, inside a

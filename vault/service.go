@@ -129,6 +129,12 @@ func (s *Service) UpdateContact(ctx context.Context, p *Principal, purpose, id s
 	if err := checkWrites(d, patch.Fields); err != nil {
 		return nil, err
 	}
+	return s.patch(ctx, p, purpose, r, d, patch)
+}
+
+// patch applies a checked patch to a record and stores it with its audit
+// entry, which names the fields and consents touched (and extra).
+func (s *Service) patch(ctx context.Context, p *Principal, purpose string, r *Record, d *Decision, patch *ContactPatch, extra ...string) (*ContactView, error) {
 	c, err := s.open(ctx, r, nil)
 	if err != nil {
 		return nil, err
@@ -147,7 +153,7 @@ func (s *Service) UpdateContact(ctx context.Context, p *Principal, purpose, id s
 		return nil, err
 	}
 	nr.Version = r.Version + 1
-	touched := make([]string, 0, len(patch.Fields)+len(patch.Consents))
+	touched := make([]string, 0, len(patch.Fields)+len(patch.Consents)+len(extra))
 	for k := range patch.Fields {
 		touched = append(touched, k)
 	}
@@ -155,7 +161,7 @@ func (s *Service) UpdateContact(ctx context.Context, p *Principal, purpose, id s
 		touched = append(touched, "consent."+k)
 	}
 	sort.Strings(touched)
-	e := s.entry(ctx, p, ActionContactUpdate, purpose, c.ID, touched, d)
+	e := s.entry(ctx, p, ActionContactUpdate, purpose, c.ID, append(touched, extra...), d)
 	if err := s.store.UpdateContact(ctx, nr, e); err != nil {
 		return nil, s.conflict(err)
 	}
