@@ -21,8 +21,10 @@ func TestCountSQLSplitsOneNegation(t *testing.T) {
 	}{
 		{"rest and not", &vault.Cond{Op: vault.CondAnd, Children: append(append([]*vault.Cond{}, open...), not)}, true},
 		{"not alone in an and", &vault.Cond{Op: vault.CondAnd, Children: []*vault.Cond{not}}, true},
+		{"empty and", &vault.Cond{Op: vault.CondAnd}, false},
 		{"two negations", &vault.Cond{Op: vault.CondAnd, Children: []*vault.Cond{not, not}}, true},
-		{"bare not", not, false},
+		{"bare not", not, true},
+		{"nested and", &vault.Cond{Op: vault.CondAnd, Children: []*vault.Cond{{Op: vault.CondAnd, Children: []*vault.Cond{open[0], not}}, open[1]}}, true},
 		{"or", &vault.Cond{Op: vault.CondOr, Children: []*vault.Cond{not, open[0]}}, false},
 		{"not of a flag", &vault.Cond{Op: vault.CondAnd, Children: []*vault.Cond{{Op: vault.CondNot, Children: []*vault.Cond{open[0]}}}}, false},
 		{"not of no tokens", &vault.Cond{Op: vault.CondAnd, Children: []*vault.Cond{{Op: vault.CondNot, Children: []*vault.Cond{{Op: vault.CondTokens}}}}}, false},

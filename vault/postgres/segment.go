@@ -109,21 +109,33 @@ func countSQL(c *vault.Cond, tenantID string) (string, []any, error) {
 	return `SELECT (` + countQuery(restSQL) + `) - (` + countQuery(restSQL+` AND `+q.b.String()) + `)`, q.args, nil
 }
 
-// splitNegation finds, in a conjunction, exactly one negated token
-// condition: c is then rest AND NOT x. rest is True when nothing else is
-// left.
+// splitNegation finds, in a conjunction (nested ones flattened) or on its
+// own, exactly one negated token condition: c is then rest AND NOT x. rest
+// is True when nothing else is left.
 func splitNegation(c *vault.Cond) (rest, x *vault.Cond, ok bool) {
-	if c == nil || c.Op != vault.CondAnd {
+	if c == nil {
 		return nil, nil, false
 	}
+	var terms []*vault.Cond
+	var flatten func(c *vault.Cond)
+	flatten = func(c *vault.Cond) {
+		if c != nil && c.Op == vault.CondAnd {
+			for _, ch := range c.Children {
+				flatten(ch)
+			}
+			return
+		}
+		terms = append(terms, c)
+	}
+	flatten(c)
 	rest = &vault.Cond{Op: vault.CondAnd}
-	for _, ch := range c.Children {
-		if ch != nil && ch.Op == vault.CondNot && len(ch.Children) == 1 && ch.Children[0] != nil &&
-			ch.Children[0].Op == vault.CondTokens && len(ch.Children[0].Tokens) > 0 && x == nil {
-			x = ch.Children[0]
+	for _, t := range terms {
+		if x == nil && t != nil && t.Op == vault.CondNot && len(t.Children) == 1 && t.Children[0] != nil &&
+			t.Children[0].Op == vault.CondTokens && len(t.Children[0].Tokens) > 0 {
+			x = t.Children[0]
 			continue
 		}
-		rest.Children = append(rest.Children, ch)
+		rest.Children = append(rest.Children, t)
 	}
 	if x == nil {
 		return nil, nil, false
