@@ -43,6 +43,16 @@
 //	coffre policy test [DIR] [-v]           run the bundle's Rego tests
 //	coffre policy eval [--input F]          answer one question (JSON)
 //
+// # Segments and data-subject requests
+//
+// These talk to a running server (--url, default http://127.0.0.1:8080)
+// with a token (--token or $COFFRE_TOKEN): an agent's or volunteer's for
+// segments, a DPO's for requests.
+//
+//	coffre segment count|list|export|save|saved|delete --purpose P --filter JSON
+//	coffre request create|list|show|start|extend|reject|complete|export
+//	coffre request overdue                  on the vault's own store; exit 1 when a request is late
+//
 // Results go to standard output (a token, a report), everything else to
 // standard error. A bad command line exits with status 2, any other failure
 // with status 1, always with a one-line message.
