@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coffre/coffre/audit"
 	main "github.com/coffre/coffre/cmd/coffre"
@@ -381,4 +382,58 @@ func TestRequestsBadInput(t *testing.T) {
 			t.Errorf("request overdue: exit %d %s", code, out)
 		}
 	})
+}
+
+func TestRequestCommand(t *testing.T) {
+	b := &backend{name: "sqlite", env: map[string]string{main.EnvDataDir: filepath.Join(t.TempDir(), "data")}}
+	v := newDSRVault(t, b)
+	id := v.person(t, "Hélène", "helene@example.org")
+	cli := map[string]string{main.EnvToken: v.dpo}
+	url := v.s.url
+	out, _ := mustRun(t, cli, "request", "create", "--url", url, "--type", "access", "--subject", id, "--identity-method", "in_person")
+	var r requestView
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.State != "verified" {
+		t.Fatalf("request create = %q", out)
+	}
+	out, _ = mustRun(t, cli, "request", "list", "--url", url)
+	if !strings.Contains(out, r.ID) {
+		t.Errorf("request list = %s", out)
+	}
+	zipFile := filepath.Join(t.TempDir(), "answer.zip")
+	mustRun(t, cli, "request", "export", "--url", url, "--id", r.ID, "-o", zipFile)
+	if zr, err := zip.OpenReader(zipFile); err != nil || len(zr.File) != 3 {
+		t.Fatalf("the exported zip: %v", err)
+	} else {
+		zr.Close()
+	}
+	mustRun(t, cli, "request", "extend", "--url", url, "--id", r.ID, "--months", "1", "--reason", "complexity")
+	out, _ = mustRun(t, cli, "request", "complete", "--url", url, "--id", r.ID)
+	if !strings.Contains(out, `"state":"completed"`) {
+		t.Errorf("request complete = %s", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"request", "show", "--url", url, "--id", "nope"}, 2, "--id must be a request id"},
+		{[]string{"request", "reject", "--url", url, "--id", r.ID, "--reason", "excessive"}, 1, "409"},
+		{[]string{"request", "create", "--url", url, "--type", "access", "--subject", id, "--received-at", "yesterday"}, 2, "RFC 3339"},
+		{[]string{"request", "export", "--url", url, "--id", r.ID}, 2, "-o FILE.zip"},
+		{[]string{"request", "teleport"}, 2, "unknown subcommand"},
+	} {
+		_, stderr, code := run(t, cli, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.want) {
+			t.Errorf("coffre %s: exit %d, %s", strings.Join(tc.args, " "), code, stderr)
+		}
+	}
+	// An overdue request makes coffre request overdue exit 1.
+	late := time.Now().AddDate(0, -2, 0).Format(time.RFC3339)
+	other := v.person(t, "Igor", "igor@example.org")
+	mustRun(t, cli, "request", "create", "--url", url, "--type", "erasure", "--subject", other, "--received-at", late)
+	v.s.close(t)
+	stdout, stderr, code := run(t, b.env, "request", "overdue")
+	if code != 1 || !strings.Contains(stdout, "OVERDUE") || !strings.Contains(stderr, "past their legal deadline") {
+		t.Errorf("request overdue: exit %d\n%s\n%s", code, stdout, stderr)
+	}
 }
