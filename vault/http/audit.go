@@ -221,12 +221,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 // auditCheckpoint serves GET /v1/audit/checkpoint: a fresh signed
 // checkpoint, as the C2SP signed note's bytes exactly.
 func (s *Server) auditCheckpoint(w http.ResponseWriter, r *http.Request) {
-	q, err := readQuery(r)
-	if err == nil {
-		err = q.err()
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	if !s.noQuery(w, r) {
 		return
 	}
 	ctx := r.Context()
@@ -297,6 +292,20 @@ func (s *Server) auditConsistency(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, consistencyProof{From: from, To: to, Hashes: hashes})
 }
 
+// noQuery answers a request that carries query parameters its route does
+// not take with a problem, and reports whether the request may go on.
+func (s *Server) noQuery(w http.ResponseWriter, r *http.Request) bool {
+	q, err := readQuery(r)
+	if err == nil {
+		err = q.err()
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
 // exportWriter sends the headers of an export with its first bytes, so
 // that an error before them can still be answered with a problem.
 type exportWriter struct {
@@ -334,12 +343,7 @@ func unboundedWrite(w http.ResponseWriter) error {
 // connection is aborted, so that the client sees a broken transfer rather
 // than a complete-looking one.
 func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
-	q, err := readQuery(r)
-	if err == nil {
-		err = q.err()
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	if !s.noQuery(w, r) {
 		return
 	}
 	if err := unboundedWrite(w); err != nil {
@@ -348,7 +352,7 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	x := &exportWriter{w: w, contentType: "application/x-ndjson", filename: "coffre-audit.jsonl"}
-	err = s.svc.ExportAudit(ctx, principalFrom(ctx), x, nil)
+	err := s.svc.ExportAudit(ctx, principalFrom(ctx), x, nil)
 	switch {
 	case err == nil && !x.started:
 		// An export always holds a header and a checkpoint.

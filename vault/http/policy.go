@@ -5,12 +5,7 @@ import "net/http"
 // getPolicy serves GET /v1/policy: the revision and files of the policy in
 // force, for admin and dpo.
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) {
-	q, err := readQuery(r)
-	if err == nil {
-		err = q.err()
-	}
-	if err != nil {
-		s.writeError(w, r, err)
+	if !s.noQuery(w, r) {
 		return
 	}
 	ctx := r.Context()
