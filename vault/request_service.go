@@ -69,17 +69,9 @@ type RequestView struct {
 	DueSoon bool `json:"due_soon"`
 }
 
-func (s *Service) requestStore() (RequestStore, error) {
-	rs, ok := s.store.(RequestStore)
-	if !ok {
-		return nil, Errorf(EUNAVAILABLE, "This store cannot keep data-subject requests.")
-	}
-	return rs, nil
-}
-
 func (s *Service) viewRequest(r *DataRequest) *RequestView {
 	now := s.now()
-	open := r.State != StateCompleted && r.State != StateRejected
+	open := isOpen(r)
 	return &RequestView{DataRequest: r, Overdue: open && now.After(r.DueAt), DueSoon: open && !now.After(r.DueAt) && r.DueAt.Sub(now) <= dueSoon}
 }
 
@@ -128,10 +120,6 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in *RequestIn
 	} else if err != nil {
 		return nil, fmt.Errorf("vault.CreateRequest: %w", err)
 	}
-	rs, err := s.requestStore()
-	if err != nil {
-		return nil, err
-	}
 	r := &DataRequest{ID: NewID(now), TenantID: p.TenantID, Type: in.Type, SubjectID: in.SubjectID, Channel: ChannelStaff,
 		ReceivedAt: received, Identity: IdentityPending, State: StateReceived, DueAt: dueAt(received, 0),
 		AssigneeID: in.AssigneeID, CreatedBy: p.ID, UpdatedAt: now, Version: 1}
@@ -139,7 +127,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, in *RequestIn
 		r.Identity, r.IdentityMethod, r.State = IdentityVerified, in.IdentityMethod, StateVerified
 	}
 	e := s.entry(ctx, p, ActionRequestCreate, "dsr", r.SubjectID, requestEntryFields(r), d)
-	if err := rs.CreateRequest(ctx, r, e); err != nil {
+	if err := s.store.CreateRequest(ctx, r, e); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, Errorf(ECONFLICT, "This person already has an open %s request.", r.Type)
 		}
@@ -159,11 +147,7 @@ func (s *Service) Requests(ctx context.Context, p *Principal, state string) (_ [
 	if state != "" && !slices.Contains([]string{StateReceived, StateVerified, StateInProgress, StateCompleted, StateRejected}, state) {
 		return nil, &Error{Code: EINVALID, Message: "Invalid filter.", Fields: []FieldError{{Field: "state", Reason: "must be received, verified, in_progress, completed or rejected"}}}
 	}
-	rs, err := s.requestStore()
-	if err != nil {
-		return nil, err
-	}
-	list, err := rs.DataRequests(ctx, RequestFilter{TenantID: p.TenantID, State: state, Limit: 1000})
+	list, err := s.store.DataRequests(ctx, RequestFilter{TenantID: p.TenantID, State: state, Limit: 1000})
 	if err != nil {
 		return nil, fmt.Errorf("vault.Requests: %w", err)
 	}
@@ -173,8 +157,7 @@ func (s *Service) Requests(ctx context.Context, p *Principal, state string) (_ [
 	}
 	// Open requests first, by due date; then the closed ones.
 	sort.SliceStable(out, func(i, j int) bool {
-		oi, oj := out[i].State != StateCompleted && out[i].State != StateRejected, out[j].State != StateCompleted && out[j].State != StateRejected
-		return oi && !oj
+		return isOpen(out[i].DataRequest) && !isOpen(out[j].DataRequest)
 	})
 	if err := s.audit.append(ctx, s.entry(ctx, p, ActionRequestList, "dsr", "", nil, d)); err != nil {
 		return nil, err
@@ -185,11 +168,7 @@ func (s *Service) Requests(ctx context.Context, p *Principal, state string) (_ [
 // OverdueRequests lists the open requests of a tenant past their due
 // date, for the operator (coffre request overdue); no principal.
 func (s *Service) OverdueRequests(ctx context.Context, tenantID string) ([]*RequestView, error) {
-	rs, err := s.requestStore()
-	if err != nil {
-		return nil, err
-	}
-	list, err := rs.DataRequests(ctx, RequestFilter{TenantID: tenantID, Open: true, DueBefore: s.now().Add(dueSoon), Limit: 1000})
+	list, err := s.store.DataRequests(ctx, RequestFilter{TenantID: tenantID, Open: true, DueBefore: s.now().Add(dueSoon), Limit: 1000})
 	if err != nil {
 		return nil, fmt.Errorf("vault.OverdueRequests: %w", err)
 	}
@@ -201,31 +180,27 @@ func (s *Service) OverdueRequests(ctx context.Context, tenantID string) ([]*Requ
 }
 
 // loadRequest authorises action on one request of p's tenant and loads it.
-func (s *Service) loadRequest(ctx context.Context, p *Principal, action, id string) (*DataRequest, *Decision, RequestStore, error) {
+func (s *Service) loadRequest(ctx context.Context, p *Principal, action, id string) (*DataRequest, *Decision, error) {
 	d, err := s.authorize(ctx, p, action, "dsr", Resource{Kind: KindRequest, TenantID: principalTenant(p)})
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	rs, err := s.requestStore()
-	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if !ValidID(id) {
-		return nil, nil, nil, Errorf(ENOTFOUND, "Request not found.")
+		return nil, nil, Errorf(ENOTFOUND, "Request not found.")
 	}
-	r, err := rs.DataRequest(ctx, p.TenantID, id)
+	r, err := s.store.DataRequest(ctx, p.TenantID, id)
 	if ErrorCode(err) == ENOTFOUND {
-		return nil, nil, nil, Errorf(ENOTFOUND, "Request not found.")
+		return nil, nil, Errorf(ENOTFOUND, "Request not found.")
 	} else if err != nil {
-		return nil, nil, nil, fmt.Errorf("vault.loadRequest: %w", err)
+		return nil, nil, fmt.Errorf("vault.loadRequest: %w", err)
 	}
-	return r, d, rs, nil
+	return r, d, nil
 }
 
 // Request returns one request.
 func (s *Service) Request(ctx context.Context, p *Principal, id string) (_ *RequestView, err error) {
 	defer s.recordFailure(ctx, p, ActionRequestRead, "dsr", "", &err)
-	r, d, _, err := s.loadRequest(ctx, p, ActionRequestRead, id)
+	r, d, err := s.loadRequest(ctx, p, ActionRequestRead, id)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +215,7 @@ func isOpen(r *DataRequest) bool { return r.State != StateCompleted && r.State !
 // changeRequest applies change to an open request and stores it with its
 // audit entry. EINVALID (with the reason) when the request is closed.
 func (s *Service) changeRequest(ctx context.Context, p *Principal, action, id string, change func(r *DataRequest) error, extra ...string) (*RequestView, error) {
-	r, d, rs, err := s.loadRequest(ctx, p, action, id)
+	r, d, err := s.loadRequest(ctx, p, action, id)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +228,7 @@ func (s *Service) changeRequest(ctx context.Context, p *Principal, action, id st
 	r.UpdatedAt = s.now()
 	r.Version++
 	e := s.entry(ctx, p, action, "dsr", r.SubjectID, requestEntryFields(r, extra...), d)
-	if err := rs.UpdateRequest(ctx, r, e); err != nil {
+	if err := s.store.UpdateRequest(ctx, r, e); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, Errorf(ECONFLICT, "The request changed meanwhile: read it again.")
 		}
@@ -340,7 +315,7 @@ type CompleteInput struct {
 // the request's id.
 func (s *Service) CompleteRequest(ctx context.Context, p *Principal, id string, in *CompleteInput) (_ *RequestView, err error) {
 	defer s.recordFailure(ctx, p, ActionRequestComplete, "dsr", "", &err)
-	r, d, rs, err := s.loadRequest(ctx, p, ActionRequestComplete, id)
+	r, d, err := s.loadRequest(ctx, p, ActionRequestComplete, id)
 	if err != nil {
 		return nil, err
 	}
@@ -356,13 +331,12 @@ func (s *Service) CompleteRequest(ctx context.Context, p *Principal, id string, 
 	} else if err != nil {
 		return nil, fmt.Errorf("vault.CompleteRequest: %w", err)
 	}
-	dsrCtx := WithRequestID(ctx, RequestID(ctx))
 	now := s.now()
 	close := func(state, reason string) error {
 		r.State, r.Reason, r.CompletedAt, r.UpdatedAt = state, reason, now, now
 		r.Version++
 		e := s.entry(ctx, p, ActionRequestComplete, "dsr", r.SubjectID, requestEntryFields(r), d)
-		return rs.UpdateRequest(ctx, r, e)
+		return s.store.UpdateRequest(ctx, r, e)
 	}
 	switch r.Type {
 	case RequestAccess, RequestPortability:
@@ -371,7 +345,7 @@ func (s *Service) CompleteRequest(ctx context.Context, p *Principal, id string, 
 		if len(in.Fields) == 0 && len(in.Consents) == 0 {
 			return nil, &Error{Code: EINVALID, Message: "Invalid completion.", Fields: []FieldError{{Field: "fields", Reason: "a rectification needs the fields to change"}}}
 		}
-		if _, err := s.updateForRequest(dsrCtx, p, r, rec, &ContactPatch{Fields: in.Fields, Consents: in.Consents}); err != nil {
+		if _, err := s.updateForRequest(ctx, p, r, rec, &ContactPatch{Fields: in.Fields, Consents: in.Consents}); err != nil {
 			return nil, err
 		}
 	case RequestConsentWithdrawal:
@@ -384,7 +358,7 @@ func (s *Service) CompleteRequest(ctx context.Context, p *Principal, id string, 
 		for _, n := range names {
 			patch.Consents[n] = ConsentInput{Granted: &no, Source: "request " + r.ID}
 		}
-		if _, err := s.updateForRequest(dsrCtx, p, r, rec, patch); err != nil {
+		if _, err := s.updateForRequest(ctx, p, r, rec, patch); err != nil {
 			return nil, err
 		}
 	case RequestRestriction, RequestObjection:
@@ -409,7 +383,7 @@ func (s *Service) CompleteRequest(ctx context.Context, p *Principal, id string, 
 			}
 			return s.viewRequest(r), nil
 		}
-		return s.eraseForRequest(ctx, p, r, rec, rs)
+		return s.eraseForRequest(ctx, p, r, rec)
 	}
 	if err := close(StateCompleted, ""); err != nil {
 		if ErrorCode(err) == ECONFLICT {
@@ -458,7 +432,7 @@ func (s *Service) setFlags(ctx context.Context, p *Principal, r *DataRequest, re
 // eraseForRequest erases the subject inside an erasure request: one
 // transaction removes the record and its key, keeps the suppression
 // entries of its lookup values and completes the request.
-func (s *Service) eraseForRequest(ctx context.Context, p *Principal, r *DataRequest, rec *Record, rs RequestStore) (*RequestView, error) {
+func (s *Service) eraseForRequest(ctx context.Context, p *Principal, r *DataRequest, rec *Record) (*RequestView, error) {
 	dd, err := s.authorize(ctx, p, ActionContactErase, "dsr", s.requestResource(p, r, rec))
 	if err != nil {
 		return nil, err
@@ -487,7 +461,7 @@ func (s *Service) eraseForRequest(ctx context.Context, p *Principal, r *DataRequ
 	r.State, r.CompletedAt, r.UpdatedAt = StateCompleted, now, now
 	r.Version++
 	e := s.entry(ctx, p, ActionContactErase, "dsr", rec.ID, requestEntryFields(r, "suppressions:"+fmt.Sprint(len(sup))), dd)
-	if err := rs.EraseSubject(ctx, r, sup, e); err != nil {
+	if err := s.store.EraseSubject(ctx, r, sup, e); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, Errorf(ECONFLICT, "The request changed meanwhile: read it again.")
 		}
@@ -507,16 +481,12 @@ func suppressionToken(tk TenantKeys, field, value string) []byte {
 // to a person erased at their request: they are flagged, not silently
 // re-created.
 func (s *Service) checkSuppressed(ctx context.Context, tk TenantKeys, c *Contact) error {
-	rs, ok := s.store.(RequestStore)
-	if !ok {
-		return nil
-	}
 	for _, f := range s.schema.Fields {
 		v, ok := c.Fields[f.Name].(string)
 		if !f.Lookup || !ok {
 			continue
 		}
-		hit, err := rs.Suppressed(ctx, c.TenantID, f.Name, [][]byte{suppressionToken(tk, f.Name, v)})
+		hit, err := s.store.Suppressed(ctx, c.TenantID, f.Name, [][]byte{suppressionToken(tk, f.Name, v)})
 		if err != nil {
 			return fmt.Errorf("vault.checkSuppressed: %w", err)
 		}
@@ -581,10 +551,6 @@ func (s *Service) SelfRequest(ctx context.Context, tenantID, typ, email string) 
 	if s.mailer == nil {
 		return "", Errorf(EUNAVAILABLE, "No way to send the verification code is configured.")
 	}
-	rs, err := s.requestStore()
-	if err != nil {
-		return "", err
-	}
 	now := s.now()
 	id := NewID(now)
 	tk, err := s.tenantKeys(ctx, tenantID)
@@ -609,7 +575,7 @@ func (s *Service) SelfRequest(ctx context.Context, tenantID, typ, email string) 
 		Identity: IdentityPending, State: StateReceived, DueAt: dueAt(now, 0), UpdatedAt: now, Version: 1}
 	p := &Principal{ID: selfActor, TenantID: tenantID, Role: RoleCitizen}
 	e := s.entry(ctx, p, ActionRequestCreate, "dsr", rec.ID, requestEntryFields(r, "channel:self"), nil)
-	if err := rs.CreateRequest(ctx, r, e); err != nil {
+	if err := s.store.CreateRequest(ctx, r, e); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return id, nil // an open request exists: nothing new, nothing said
 		}
@@ -631,8 +597,7 @@ func (s *Service) sendCode(ctx context.Context, tk TenantKeys, r *DataRequest, r
 	code := fmt.Sprintf("%06d", n.Int64())
 	now := s.now()
 	c := &VerificationCode{TenantID: r.TenantID, RequestID: r.ID, Hash: tk.BlindIndex("request_code", r.ID+":"+code), ExpiresAt: now.Add(codeTTL)}
-	rs, _ := s.requestStore()
-	if err := rs.PutVerificationCode(ctx, c); err != nil {
+	if err := s.store.PutVerificationCode(ctx, c); err != nil {
 		return fmt.Errorf("vault.sendCode: %w", err)
 	}
 	opened, err := s.open(ctx, rec, map[string]string{"email": Clear})
@@ -654,21 +619,17 @@ func (s *Service) sendCode(ctx context.Context, tk TenantKeys, r *DataRequest, r
 // request, get one answer (EUNAUTHORIZED), and each failure is audited;
 // after five failures the code is dead.
 func (s *Service) VerifyRequest(ctx context.Context, tenantID, id, code string) error {
-	rs, err := s.requestStore()
-	if err != nil {
-		return err
-	}
 	if !ValidTenantID(tenantID) || !ValidID(id) || len(code) != 6 {
 		return errNoCode
 	}
-	r, err := rs.DataRequest(ctx, tenantID, id)
+	r, err := s.store.DataRequest(ctx, tenantID, id)
 	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
 			return errNoCode
 		}
 		return fmt.Errorf("vault.VerifyRequest: %w", err)
 	}
-	c, err := rs.VerificationCode(ctx, tenantID, id)
+	c, err := s.store.VerificationCode(ctx, tenantID, id)
 	if err != nil {
 		if ErrorCode(err) == ENOTFOUND {
 			return errNoCode
@@ -704,7 +665,7 @@ func (s *Service) VerifyRequest(ctx context.Context, tenantID, id, code string) 
 	if !ok {
 		e.Outcome = OutcomeDenied
 	}
-	if err := rs.UpdateVerificationCode(ctx, c, e); ErrorCode(err) == ECONFLICT {
+	if err := s.store.UpdateVerificationCode(ctx, c, e); ErrorCode(err) == ECONFLICT {
 		return errNoCode
 	} else if err != nil {
 		return fmt.Errorf("vault.VerifyRequest: %w", err)
@@ -714,7 +675,7 @@ func (s *Service) VerifyRequest(ctx context.Context, tenantID, id, code string) 
 	}
 	r.Identity, r.IdentityMethod, r.State, r.UpdatedAt = IdentityVerified, "code", StateVerified, now
 	r.Version++
-	if err := rs.UpdateRequest(ctx, r, s.entry(ctx, p, ActionRequestVerify, "dsr", r.SubjectID, requestEntryFields(r), nil)); err != nil {
+	if err := s.store.UpdateRequest(ctx, r, s.entry(ctx, p, ActionRequestVerify, "dsr", r.SubjectID, requestEntryFields(r), nil)); err != nil {
 		return fmt.Errorf("vault.VerifyRequest: %w", err)
 	}
 	return nil
@@ -734,7 +695,7 @@ type AccessAnswer struct {
 // before it is returned.
 func (s *Service) RequestAnswer(ctx context.Context, p *Principal, id string) (_ *AccessAnswer, err error) {
 	defer s.recordFailure(ctx, p, ActionRequestExport, "dsr", "", &err)
-	r, d, _, err := s.loadRequest(ctx, p, ActionRequestExport, id)
+	r, d, err := s.loadRequest(ctx, p, ActionRequestExport, id)
 	if err != nil {
 		return nil, err
 	}
@@ -805,16 +766,12 @@ type RequestMetrics struct {
 // date and those due within a week. It names tenants and counts, nothing
 // about a person.
 func (s *Service) RequestMetrics(ctx context.Context) ([]RequestMetrics, error) {
-	rs, err := s.requestStore()
-	if err != nil {
-		return nil, err
-	}
 	now := s.now()
-	overdue, err := rs.RequestCounts(ctx, now)
+	overdue, err := s.store.RequestCounts(ctx, now)
 	if err != nil {
 		return nil, fmt.Errorf("vault.RequestMetrics: %w", err)
 	}
-	soon, err := rs.RequestCounts(ctx, now.Add(dueSoon))
+	soon, err := s.store.RequestCounts(ctx, now.Add(dueSoon))
 	if err != nil {
 		return nil, fmt.Errorf("vault.RequestMetrics: %w", err)
 	}

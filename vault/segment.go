@@ -104,14 +104,6 @@ func (s *Service) planSegment(ctx context.Context, p *Principal, action, purpose
 	return plan, nil
 }
 
-func (s *Service) segmentStore() (SegmentStore, error) {
-	ss, ok := s.store.(SegmentStore)
-	if !ok {
-		return nil, Errorf(EUNAVAILABLE, "This store cannot run segment queries.")
-	}
-	return ss, nil
-}
-
 // QuerySegment counts or lists the contacts of p's tenant that match a
 // filter and that the policy lets p reach; the database runs both
 // conditions. A list shows each contact as a single read would, and puts a
@@ -150,14 +142,10 @@ func (s *Service) QuerySegment(ctx context.Context, p *Principal, purpose string
 	if !slices.Contains(plan.scope.Answers, answer) {
 		return nil, Errorf(EFORBIDDEN, "Not allowed: the policy gives no %s of segments to this role for this purpose.", answer)
 	}
-	ss, err := s.segmentStore()
-	if err != nil {
-		return nil, err
-	}
 	entry := s.entry(ctx, p, ActionContactSegment, purpose, "", append(plan.fields, "answer:"+answer), plan.decision)
 	entry.DecisionID, entry.PolicyRevision = plan.scope.DecisionID, plan.scope.Revision
 	if answer == AnswerCount {
-		n, err := ss.CountContacts(ctx, p.TenantID, plan.cond)
+		n, err := s.store.CountContacts(ctx, p.TenantID, plan.cond)
 		if err != nil {
 			return nil, fmt.Errorf("vault.QuerySegment: %w", err)
 		}
@@ -170,7 +158,7 @@ func (s *Service) QuerySegment(ctx context.Context, p *Principal, purpose string
 		}
 		return res, nil
 	}
-	rs, err := ss.ListContacts(ctx, p.TenantID, plan.cond, q.Cursor, limit+1)
+	rs, err := s.store.ListContacts(ctx, p.TenantID, plan.cond, q.Cursor, limit+1)
 	if err != nil {
 		return nil, fmt.Errorf("vault.QuerySegment: %w", err)
 	}
@@ -227,11 +215,7 @@ func (s *Service) queryFilter(ctx context.Context, p *Principal, f *Filter, name
 	if !segmentNameRE.MatchString(name) {
 		return nil, Errorf(ENOTFOUND, "Segment not found.")
 	}
-	ss, err := s.segmentStore()
-	if err != nil {
-		return nil, err
-	}
-	seg, err := ss.Segment(ctx, p.TenantID, name)
+	seg, err := s.store.Segment(ctx, p.TenantID, name)
 	if ErrorCode(err) == ENOTFOUND {
 		return nil, Errorf(ENOTFOUND, "Segment not found.")
 	} else if err != nil {
@@ -264,10 +248,6 @@ func (s *Service) ExportSegment(ctx context.Context, p *Principal, purpose strin
 	if err != nil {
 		return 0, err
 	}
-	ss, err := s.segmentStore()
-	if err != nil {
-		return 0, err
-	}
 	var columns []string
 	for _, fd := range s.schema.Fields {
 		if o := plan.decision.Fields[fd.Name]; o == Clear || o == Masked {
@@ -280,7 +260,7 @@ func (s *Service) ExportSegment(ctx context.Context, p *Principal, purpose strin
 	}
 	after := ""
 	for {
-		rs, err := ss.ListContacts(ctx, p.TenantID, plan.cond, after, exportBatch)
+		rs, err := s.store.ListContacts(ctx, p.TenantID, plan.cond, after, exportBatch)
 		if err != nil {
 			return n, fmt.Errorf("vault.ExportSegment: %w", err)
 		}
@@ -368,17 +348,13 @@ func (s *Service) SaveSegment(ctx context.Context, p *Principal, purpose, name s
 	if err != nil {
 		return nil, err
 	}
-	ss, err := s.segmentStore()
-	if err != nil {
-		return nil, err
-	}
 	b, err := json.Marshal(f)
 	if err != nil {
 		return nil, fmt.Errorf("vault.SaveSegment: %w", err)
 	}
 	seg := &SavedSegment{TenantID: p.TenantID, Name: name, Filter: b, OwnerID: p.ID, CreatedAt: s.now()}
 	e := s.entry(ctx, p, ActionSegmentSave, purpose, "", append(plan.fields, "segment:"+name), plan.decision)
-	if err := ss.SaveSegment(ctx, seg, e); err != nil {
+	if err := s.store.SaveSegment(ctx, seg, e); err != nil {
 		if ErrorCode(err) == ECONFLICT {
 			return nil, Errorf(ECONFLICT, "A segment with this name already exists.")
 		}
@@ -394,11 +370,7 @@ func (s *Service) Segments(ctx context.Context, p *Principal, purpose string) (_
 	if _, err := s.authorize(ctx, p, ActionContactSegment, purpose, Resource{Kind: KindContact, TenantID: principalTenant(p)}); err != nil {
 		return nil, err
 	}
-	ss, err := s.segmentStore()
-	if err != nil {
-		return nil, err
-	}
-	out, err := ss.Segments(ctx, p.TenantID)
+	out, err := s.store.Segments(ctx, p.TenantID)
 	if err != nil {
 		return nil, fmt.Errorf("vault.Segments: %w", err)
 	}
@@ -416,12 +388,8 @@ func (s *Service) DeleteSegment(ctx context.Context, p *Principal, purpose, name
 	if !segmentNameRE.MatchString(name) {
 		return Errorf(ENOTFOUND, "Segment not found.")
 	}
-	ss, err := s.segmentStore()
-	if err != nil {
-		return err
-	}
 	e := s.entry(ctx, p, ActionSegmentDelete, purpose, "", []string{"segment:" + name}, d)
-	if err := ss.DeleteSegment(ctx, p.TenantID, name, e); err != nil {
+	if err := s.store.DeleteSegment(ctx, p.TenantID, name, e); err != nil {
 		if ErrorCode(err) == ENOTFOUND {
 			return Errorf(ENOTFOUND, "Segment not found.")
 		}
