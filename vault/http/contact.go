@@ -141,14 +141,8 @@ type contactList struct {
 // searchContacts serves POST /v1/contacts/search: the lookup value travels
 // in the body, never in the URL.
 func (s *Server) searchContacts(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var q vault.SearchQuery
-	if err := decodeJSON(body, &q, ""); err != nil {
-		s.writeError(w, r, err)
+	if !s.readInto(w, r, &q) {
 		return
 	}
 	ctx := r.Context()

@@ -69,6 +69,19 @@ func checkContentType(ct string) error {
 	return nil
 }
 
+// readInto reads a JSON body into v, answering the error itself.
+func (s *Server) readInto(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, err := s.readBody(w, r)
+	if err == nil {
+		err = decodeJSON(body, v, "")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
+}
+
 // decodeJSON decodes exactly one JSON value from b into v, refusing
 // members v does not declare and anything after the value. Its errors
 // are EINVALID with messages written from the position and the expected

@@ -154,19 +154,6 @@ func (s *Server) verifyRequest(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// readInto reads a JSON body into v, answering the error itself.
-func (s *Server) readInto(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := s.readBody(w, r)
-	if err == nil {
-		err = decodeJSON(body, v, "")
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return false
-	}
-	return true
-}
-
 // recipients are the categories of recipients an access answer names.
 var recipients = []string{
 	"agents du responsable de traitement, pour le suivi des dossiers / the controller's staff, for case work",

@@ -14,14 +14,8 @@ import (
 // contacts that match a filter (or a saved segment) and that the policy
 // lets the caller reach.
 func (s *Server) querySegment(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var q vault.SegmentQuery
-	if err := decodeJSON(body, &q, ""); err != nil {
-		s.writeError(w, r, err)
+	if !s.readInto(w, r, &q) {
 		return
 	}
 	ctx := r.Context()
@@ -43,14 +37,8 @@ type exportBody struct {
 // as CSV, streamed, for the purpose declared. An error before the first
 // bytes is a problem document; after them the connection is aborted.
 func (s *Server) exportSegment(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var q exportBody
-	if err := decodeJSON(body, &q, ""); err != nil {
-		s.writeError(w, r, err)
+	if !s.readInto(w, r, &q) {
 		return
 	}
 	if err := unboundedWrite(w); err != nil {
@@ -59,7 +47,7 @@ func (s *Server) exportSegment(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	x := &exportWriter{w: w, contentType: "text/csv; charset=utf-8", filename: "segment.csv"}
-	_, err = s.svc.ExportSegment(ctx, principalFrom(ctx), purposeFrom(ctx), &vault.SegmentQuery{Filter: q.Filter, Segment: q.Segment}, x, nil)
+	_, err := s.svc.ExportSegment(ctx, principalFrom(ctx), purposeFrom(ctx), &vault.SegmentQuery{Filter: q.Filter, Segment: q.Segment}, x, nil)
 	switch {
 	case err != nil && !x.started:
 		s.writeError(w, r, err)
@@ -92,14 +80,8 @@ func segmentOf(seg *vault.SavedSegment) savedSegment {
 
 // saveSegment serves POST /v1/segments: 201 with the saved segment.
 func (s *Server) saveSegment(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var in segmentBody
-	if err := decodeJSON(body, &in, ""); err != nil {
-		s.writeError(w, r, err)
+	if !s.readInto(w, r, &in) {
 		return
 	}
 	ctx := r.Context()

@@ -38,14 +38,8 @@ type tokenCreated struct {
 // service's authoriser decides who may create tokens (admins only with
 // the shipped roles).
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
-	body, err := s.readBody(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var req tokenRequest
-	if err := decodeJSON(body, &req, ""); err != nil {
-		s.writeError(w, r, err)
+	if !s.readInto(w, r, &req) {
 		return
 	}
 	if req.TTLSeconds < 0 || req.TTLSeconds > int64(maxTokenTTL/time.Second) {
