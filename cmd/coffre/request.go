@@ -64,20 +64,13 @@ func (m *Main) requestAPI(ctx context.Context, sub string, args []string) error 
 	if err := fl.parse(args); err != nil {
 		return err
 	}
-	if *token == "" {
-		*token = m.Getenv(EnvToken)
-	}
-	if *token == "" {
-		return usagef("%s: --token (or $%s) is required", name, EnvToken)
-	}
-	u, err := url.Parse(*base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return usagef("%s: --url must be http(s)://host:port", name)
+	c, err := m.newAPIClient(name, *base, *token, "dsr")
+	if err != nil {
+		return err
 	}
 	if sub != "create" && sub != "list" && !vault.ValidID(*id) {
 		return usagef("%s: --id must be a request id", name)
 	}
-	c := &segmentClient{base: strings.TrimSuffix(*base, "/"), token: *token, purpose: "dsr", http: newHTTPClient()}
 	path := "/v1/requests/" + url.PathEscape(*id)
 	var httpMethod string
 	var payload any

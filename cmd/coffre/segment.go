@@ -9,15 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 )
-
-// segmentClient calls a running server's segment API.
-type segmentClient struct {
-	base, token, purpose string
-	http                 *http.Client
-}
 
 // segmentFlags are the flags every coffre segment subcommand takes.
 type segmentFlags struct {
@@ -36,23 +29,12 @@ func (m *Main) segmentFlagSet(name, synopsis string) (*flagSet, *segmentFlags) {
 	}
 }
 
-// client checks the common flags and returns a client.
-func (m *Main) segmentClient(name string, f *segmentFlags) (*segmentClient, error) {
-	if *f.token == "" {
-		*f.token = m.Getenv(EnvToken)
-	}
-	if *f.token == "" {
-		return nil, usagef("%s: --token (or $%s) is required", name, EnvToken)
-	}
+// segmentClient checks the segment flags and returns an API client.
+func (m *Main) segmentClient(name string, f *segmentFlags) (*apiClient, error) {
 	if *f.purpose == "" {
 		return nil, usagef("%s: --purpose is required: say what the segment is for (e.g. newsletter)", name)
 	}
-	u, err := url.Parse(*f.url)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usagef("%s: --url must be http(s)://host:port", name)
-	}
-	return &segmentClient{base: strings.TrimSuffix(*f.url, "/"), token: *f.token, purpose: *f.purpose,
-		http: newHTTPClient()}, nil
+	return m.newAPIClient(name, *f.url, *f.token, *f.purpose)
 }
 
 // filter reads the filter of the flags: a JSON value, or nil for a saved
@@ -82,51 +64,6 @@ func (f *segmentFlags) filterValue(name string, required bool) (json.RawMessage,
 		return nil, usagef("%s: the filter is not valid JSON", name)
 	}
 	return json.RawMessage(raw), nil
-}
-
-// do sends one request; a status of 400 or more becomes an error with the
-// problem's detail and field errors, which never hold personal data.
-func (c *segmentClient) do(ctx context.Context, method, path string, body any) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Coffre-Purpose", c.purpose)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the server: %w", err)
-	}
-	if resp.StatusCode < 400 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	var p struct {
-		Detail string `json:"detail"`
-		Errors []struct {
-			Field, Reason string
-		} `json:"errors"`
-	}
-	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&p)
-	msg := fmt.Sprintf("the server answered %s", resp.Status)
-	if p.Detail != "" {
-		msg += ": " + p.Detail
-	}
-	for _, e := range p.Errors {
-		msg += fmt.Sprintf(" (%s %s)", e.Field, e.Reason)
-	}
-	return nil, fmt.Errorf("%s", msg)
 }
 
 // runSegment implements coffre segment: query, export, save, list, delete,
@@ -321,7 +258,3 @@ func (m *Main) segmentSaved(ctx context.Context, sub string, args []string) erro
 	_, err = io.Copy(m.Stdout, resp.Body)
 	return err
 }
-
-// newHTTPClient is the client of the API subcommands: no overall timeout,
-// since an export streams as long as it needs.
-func newHTTPClient() *http.Client { return &http.Client{} }
