@@ -71,33 +71,10 @@ func BenchmarkAppendAudit(b *testing.B) {
 	}
 }
 
-// BenchmarkSequence measures the sequencer over b.N pending entries, in
-// batches of 1,000: reading them, hashing, and storing sequence numbers,
-// leaf hashes, nodes and head.
+// BenchmarkSequence measures the sequencer (see storetest.BenchSequence).
 func BenchmarkSequence(b *testing.B) {
 	db, _ := pgtest.MustOpen(b)
-	tn := storetest.MustCreateTenant(b, db)
-	ctx := context.Background()
-	for done := 0; done < b.N; done += 1000 {
-		es := make([]*vault.AuditEntry, min(1000, b.N-done))
-		for i := range es {
-			es[i] = storetest.NewEntry(tn.ID, vault.ActionContactRead, vault.NewID(time.Now()))
-		}
-		if err := db.AppendAudit(ctx, es); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	tree, err := storetest.Sequence(ctx, db, 1000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "entries/s")
-	if tree.Size() != uint64(b.N) {
-		b.Fatalf("sequenced %d entries, want %d", tree.Size(), b.N)
-	}
+	storetest.BenchSequence(b, db)
 }
 
 // BenchmarkGetContact measures Contact over 10,000 records at concurrency
