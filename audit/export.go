@@ -367,7 +367,7 @@ func (p *lineParser) b64(dst []byte) []byte {
 		return dst
 	}
 	src := p.b[p.i+1 : end]
-	if bytes.IndexAny(src, "\r\n") >= 0 { // the decoder would skip them
+	if bytes.ContainsAny(src, "\r\n") { // the decoder would skip them
 		p.fail()
 		return dst
 	}

@@ -42,9 +42,3 @@ func (c *cache[V]) put(key []byte, v V) {
 	c.m[string(key)] = v
 	c.mu.Unlock()
 }
-
-func (c *cache[V]) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
-}

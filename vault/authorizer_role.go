@@ -49,14 +49,14 @@ func (a *RoleAuthorizer) Authorize(ctx context.Context, req *AuthzRequest) (*Dec
 		d.Allow = p.Role == RoleAgent || p.Role == RoleVolunteer
 	case ActionPolicyRead:
 		d.Allow = p.Role == RoleDPO || p.Role == RoleAdmin
-	default:
-		d.Allow = p.Role == RoleDPO && strings.HasPrefix(req.Action, "request.")
 	case ActionTokenCreate:
 		d.Allow = p.Role == RoleAdmin
 	case ActionAuditRead:
 		d.Allow = p.Role == RoleDPO || p.Role == RoleAdmin
 	case ActionAuditExport:
 		d.Allow = p.Role == RoleDPO
+	default:
+		d.Allow = p.Role == RoleDPO && strings.HasPrefix(req.Action, "request.")
 	}
 	if !d.Allow {
 		d.Reason = "the role " + p.Role + " may not " + req.Action
