@@ -46,9 +46,16 @@
 //	    "consents": {"newsletter": true},        // the consents on record
 //	    "restricted": false, "objected": false,  // GDPR Art. 18 and 21
 //	    "tokens": {"district": ["<hex token>"]},
-//	    "request": null                          // or {"id", "type", "state", "subject"}
+//	    "request": null,                         // or {"id", "type", "state", "subject"}
+//	    "set_flags": null                        // or ["restricted"]: see below
 //	  }
 //	}
+//
+// resource.set_flags is null but for a contact.update that does nothing
+// but turn on some of the record's flags ("restricted", "objected"), done
+// inside a data-subject request: it then lists those flags. It names
+// flags, never a value, and lets a rule allow a flag alone (restricting a
+// record kept under a legal duty, GDPR Art. 17(3)) and no other change.
 //
 // principal.scope holds, for each field whose schema entry names a scope
 // attribute, the segmentation tokens of the principal's values of that

@@ -42,6 +42,7 @@ type QuestionResource struct {
 	Objected   bool                  `json:"objected"`
 	Values     map[string]string     `json:"values"`
 	Request    *vault.RequestContext `json:"request"`
+	SetFlags   []string              `json:"set_flags"`
 }
 
 // Eval answers a Question with the policy in force, bypassing the cache.
@@ -71,7 +72,7 @@ func (e *Engine) Eval(ctx context.Context, q *Question) (*vault.Decision, error)
 		Action: q.Action, Purpose: q.Purpose,
 		Resource: vault.Resource{Kind: q.Resource.Kind, TenantID: q.Resource.Tenant, Self: q.Resource.Self,
 			Consents: q.Resource.Consents, Flags: vault.Flags{Restricted: q.Resource.Restricted, Objected: q.Resource.Objected},
-			Request: q.Resource.Request},
+			Request: q.Resource.Request, SetFlags: q.Resource.SetFlags},
 	}
 	req.Scope = schema.PrincipalScope(q.Principal.Attributes, tok)
 	var tokens [][]byte

@@ -59,6 +59,13 @@ func appendKey(b []byte, req *vault.AuthzRequest) []byte {
 	} else {
 		b = append(b, 0)
 	}
+	// nil (not an update of flags alone) and [] are told apart.
+	if r.SetFlags != nil {
+		b = append(b, 1)
+		b = appendStrings(b, r.SetFlags)
+	} else {
+		b = append(b, 0)
+	}
 	return b
 }
 
@@ -136,6 +143,10 @@ func (in *input) document() map[string]any {
 	if q := r.Request; q != nil {
 		request = map[string]any{"id": q.ID, "type": q.Type, "state": q.State, "subject": q.Subject}
 	}
+	var setFlags any
+	if r.SetFlags != nil {
+		setFlags = anySlice(r.SetFlags)
+	}
 	return map[string]any{
 		"principal": principal,
 		"action":    req.Action,
@@ -149,6 +160,7 @@ func (in *input) document() map[string]any {
 			"objected":   r.Flags.Objected,
 			"tokens":     tokenSets(r.Tokens),
 			"request":    request,
+			"set_flags":  setFlags,
 		},
 	}
 }

@@ -33,6 +33,8 @@ func TestKeyTellsInputsApart(t *testing.T) {
 		"request": func(r *vault.AuthzRequest) {
 			r.Resource.Request = &vault.RequestContext{ID: "r1", Type: "access", State: "verified"}
 		},
+		"set flags":    func(r *vault.AuthzRequest) { r.Resource.SetFlags = []string{vault.FlagRestricted} },
+		"set no flags": func(r *vault.AuthzRequest) { r.Resource.SetFlags = []string{} },
 		// Boundaries between strings must count: "ab"+"c" is not "a"+"bc".
 		"split strings": func(r *vault.AuthzRequest) {
 			r.Principal.ID, r.Principal.TenantID = r.Principal.ID+r.Principal.TenantID[:1], r.Principal.TenantID[1:]

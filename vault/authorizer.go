@@ -72,6 +72,12 @@ type Resource struct {
 	Tokens map[string][]string
 	// Request is the data-subject request the operation serves, or nil.
 	Request *RequestContext
+	// SetFlags is, for a contact.update that does nothing but turn on
+	// some of the record's flags (FlagRestricted, FlagObjected), those
+	// flags; the sealed data and the consents stay as they are. It is nil
+	// for every other question, an update of fields or consents included,
+	// so that a rule can allow a flag alone and nothing more.
+	SetFlags []string
 
 	// recordTokens are the stored contact's tokens, from which the service
 	// computes Tokens.

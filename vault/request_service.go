@@ -362,20 +362,18 @@ func (s *Service) CompleteRequest(ctx context.Context, p *Principal, id string, 
 			return nil, err
 		}
 	case RequestRestriction, RequestObjection:
-		flags := rec.Flags
-		if r.Type == RequestRestriction {
-			flags.Restricted = true
-		} else {
-			flags.Objected = true
+		flag := FlagRestricted
+		if r.Type == RequestObjection {
+			flag = FlagObjected
 		}
-		if err := s.setFlags(ctx, p, r, rec, flags); err != nil {
+		if err := s.setFlag(ctx, p, r, rec, flag); err != nil {
 			return nil, err
 		}
 	case RequestErasure:
 		if in.LegalRetention {
-			flags := rec.Flags
-			flags.Restricted = true
-			if err := s.setFlags(ctx, p, r, rec, flags); err != nil {
+			// The policy decides the restriction like any change: a
+			// denial fails the completion and leaves the record as it is.
+			if err := s.setFlag(ctx, p, r, rec, FlagRestricted); err != nil {
 				return nil, err
 			}
 			if err := close(StateRejected, "legal_retention"); err != nil {
@@ -404,23 +402,31 @@ func (s *Service) updateForRequest(ctx context.Context, p *Principal, r *DataReq
 	return s.patch(ctx, p, "dsr", rec, dd, patch, "request:"+r.ID)
 }
 
-// setFlags sets a record's restriction and objection flags, inside a
-// request: the sealed data stay as they are.
-func (s *Service) setFlags(ctx context.Context, p *Principal, r *DataRequest, rec *Record, flags Flags) error {
-	dd, err := s.authorize(ctx, p, ActionContactUpdate, "dsr", s.requestResource(p, r, rec))
-	if err != nil && !(r.Type == RequestErasure && ErrorCode(err) == EFORBIDDEN) {
+// setFlag turns on one of the record's flags (FlagRestricted,
+// FlagObjected) inside a request: the sealed data stay as they are. The
+// policy is asked a contact.update that sets this flag alone, and decides;
+// a denial leaves the record unchanged.
+func (s *Service) setFlag(ctx context.Context, p *Principal, r *DataRequest, rec *Record, flag string) error {
+	nr := *rec
+	switch flag {
+	case FlagRestricted:
+		nr.Flags.Restricted = true
+	case FlagObjected:
+		nr.Flags.Objected = true
+	default:
+		return fmt.Errorf("vault.setFlag: unknown flag %q", flag)
+	}
+	res := s.requestResource(p, r, rec)
+	res.SetFlags = []string{flag}
+	dd, err := s.authorize(ctx, p, ActionContactUpdate, "dsr", res)
+	if err != nil {
 		return err
 	}
-	nr := *rec
-	nr.Flags = flags
 	nr.Version = rec.Version + 1
 	nr.UpdatedAt = s.now()
 	var fields []string
-	if flags.Restricted != rec.Flags.Restricted {
-		fields = append(fields, FlagRestricted)
-	}
-	if flags.Objected != rec.Flags.Objected {
-		fields = append(fields, FlagObjected)
+	if nr.Flags != rec.Flags {
+		fields = append(fields, flag)
 	}
 	e := s.entry(ctx, p, ActionContactUpdate, "dsr", rec.ID, append(fields, "request:"+r.ID), dd)
 	if err := s.store.UpdateContact(ctx, &nr, e); err != nil {

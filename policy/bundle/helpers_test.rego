@@ -13,6 +13,7 @@ contact := {
 	"objected": false,
 	"tokens": {"district": ["t3"]},
 	"request": null,
+	"set_flags": null,
 }
 
 principal(role) := {
@@ -54,6 +55,13 @@ ask_about(role, act, kind) := {
 
 # An open access request about the contact.
 open_request := {"id": "r-1", "type": "access", "state": "verified", "subject": true}
+
+# An open erasure request about the contact.
+open_erasure := object.union(open_request, {"type": "erasure"})
+
+# restrict(role, request) is the update that turns on the contact's
+# restriction alone, inside request.
+restrict(role, request) := on(ask(role, "contact.update", "dsr"), {"request": request, "set_flags": ["restricted"]})
 
 # well_formed holds when d has exactly the shape of a decision.
 well_formed(d) if {

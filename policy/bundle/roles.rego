@@ -55,6 +55,15 @@ role_verdict("dpo") := permitted("dpo") if {
 	action == "contact.update"
 	inside_request
 	input.resource.request.type in update_request_types
+} else := permit("a DPO restricts the record instead of erasing it, inside an erasure request (GDPR Art. 17(3))") if {
+	action == "contact.update"
+	inside_request
+	input.resource.request.type in erasure_request_types
+	only_restricts
+} else := deny("inside an erasure request, a DPO changes nothing but the record's restriction (GDPR Art. 17(3))", false) if {
+	action == "contact.update"
+	inside_request
+	input.resource.request.type in erasure_request_types
 } else := deny("a DPO reads a record only inside a data-subject request", false) if {
 	action == "contact.read"
 } else := deny("a DPO erases a record only inside an erasure request", false) if {
@@ -66,6 +75,17 @@ role_verdict("dpo") := permitted("dpo") if {
 # The request types that change the record: rectification (Art. 16),
 # restriction (Art. 18), objection (Art. 21), consent withdrawal (Art. 7(3)).
 update_request_types := {"rectification", "restriction", "objection", "consent_withdrawal"}
+
+# only_restricts holds for an update that turns on the record's restriction
+# and changes nothing else: resource.set_flags lists the flags an update
+# sets when it sets flags alone, and is null for an update of fields or
+# consents. An erasure that a legal duty to keep the data prevents (GDPR
+# Art. 17(3)) ends with the record restricted instead: kept, and only
+# stored (records.rego).
+only_restricts if input.resource.set_flags == ["restricted"]
+
+# sets_flags holds for an update of the record's flags alone.
+sets_flags if is_array(input.resource.set_flags)
 
 # ---------------------------------------------------------------------
 # agent: case work on the tenant's records. Every action names its purpose
@@ -83,6 +103,10 @@ export_purposes := {"newsletter", "events"}
 
 role_verdict("agent") := not_permitted("agent") if {
 	not action in agent_actions
+} else := deny("only a DPO sets a record's restriction or objection, inside the person's request", false) if {
+	# An agent changes fields and consents; the flags answer a
+	# data-subject request (GDPR Art. 17(3), 18 and 21).
+	sets_flags
 } else := deny(declare_purpose_reason, false) if {
 	purpose == ""
 } else := deny(sprintf("contacts are not exported for purpose %s", [purpose]), false) if {

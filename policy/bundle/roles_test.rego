@@ -126,11 +126,90 @@ test_dpo_changes_inside_a_request_that_asks_for_it if {
 		allowed(d)
 		all_fields(d, "clear")
 	}
-	every t in ["access", "portability", "erasure"] {
+	every t in ["access", "portability"] {
 		d := authz.decision with input as on(ask("dpo", "contact.update", "dsr"), {"request": object.union(open_request, {"type": t})})
 		denied_openly(d)
 		d.reason == "a DPO changes a record only inside a rectification, restriction, objection or consent withdrawal request"
 	}
+}
+
+# An erasure that a legal duty to keep the data prevents (GDPR Art. 17(3))
+# restricts the record instead: the DPO may turn the restriction on, and
+# nothing else, inside that erasure request.
+test_dpo_restricts_inside_an_erasure_request if {
+	every state in ["verified", "in_progress"] {
+		d := authz.decision with input as restrict("dpo", object.union(open_erasure, {"state": state}))
+		allowed(d)
+		d.reason == "a DPO restricts the record instead of erasing it, inside an erasure request (GDPR Art. 17(3))"
+	}
+
+	# Whatever the record's flags already are.
+	every flags in [{"restricted": true}, {"objected": true}] {
+		d := authz.decision with input as on(restrict("dpo", open_erasure), flags)
+		allowed(d)
+	}
+}
+
+test_dpo_restricts_only_the_record_the_erasure_request_is_about if {
+	d1 := authz.decision with input as restrict("dpo", object.union(open_erasure, {"subject": false}))
+	denied_openly(d1)
+	d1.reason == "a DPO changes a record only inside a rectification, restriction, objection or consent withdrawal request"
+	d2 := authz.decision with input as restrict("dpo", json.remove(open_erasure, ["subject"]))
+	denied_openly(d2)
+
+	# Outside any request.
+	d3 := authz.decision with input as restrict("dpo", null)
+	denied_openly(d3)
+}
+
+test_dpo_restricts_only_inside_an_open_erasure_request if {
+	every state in ["received", "completed", "rejected"] {
+		d := authz.decision with input as restrict("dpo", object.union(open_erasure, {"state": state}))
+		denied_openly(d)
+		d.reason == "a DPO changes a record only inside a rectification, restriction, objection or consent withdrawal request"
+	}
+}
+
+test_dpo_changes_nothing_but_the_restriction_inside_an_erasure_request if {
+	every set_flags in [null, [], ["objected"], ["objected", "restricted"], ["restricted", "restricted"], "restricted"] {
+		d := authz.decision with input as on(ask("dpo", "contact.update", "dsr"), {"request": open_erasure, "set_flags": set_flags})
+		denied_openly(d)
+		d.reason == "inside an erasure request, a DPO changes nothing but the record's restriction (GDPR Art. 17(3))"
+	}
+
+	# An input without the member reads as an update of fields or
+	# consents.
+	d := authz.decision with input as json.remove(on(ask("dpo", "contact.update", "dsr"), {"request": open_erasure}), ["resource/set_flags"])
+	denied_openly(d)
+	d.reason == "inside an erasure request, a DPO changes nothing but the record's restriction (GDPR Art. 17(3))"
+}
+
+test_only_a_dpo_restricts_inside_an_erasure_request if {
+	d1 := authz.decision with input as restrict("agent", open_erasure)
+	denied_openly(d1)
+	d1.reason == "only a DPO sets a record's restriction or objection, inside the person's request"
+
+	# Whatever the agent's purpose, consents or request.
+	every purpose in ["casework", "newsletter", ""] {
+		d := authz.decision with input as object.union(restrict("agent", open_erasure), {"purpose": purpose, "resource": {"consents": {"newsletter": true}}})
+		denied_openly(d)
+		d.reason == "only a DPO sets a record's restriction or objection, inside the person's request"
+	}
+	d2 := authz.decision with input as restrict("agent", null)
+	denied_openly(d2)
+
+	d4 := authz.decision with input as restrict("admin", open_erasure)
+	denied_openly(d4)
+	d4.reason == "the role admin may not contact.update"
+	d5 := authz.decision with input as object.union(restrict("volunteer", open_erasure), {"principal": volunteer, "purpose": "canvassing"})
+	denied_openly(d5)
+	d5.reason == "the role volunteer may not contact.update"
+	d3 := authz.decision with input as on(restrict("citizen", open_erasure), {"self": true})
+	denied_openly(d3)
+	d3.reason == "the role citizen may not contact.update"
+
+	# A token of an unknown role.
+	denied_openly(authz.decision) with input as restrict("mayor", open_erasure)
 }
 
 test_dpo_other_contact_actions_denied if {
