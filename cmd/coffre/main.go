@@ -68,6 +68,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -84,6 +85,7 @@ func main() {
 	m := NewMain()
 	err := m.Run(ctx, os.Args[1:])
 	if err == nil && m.Serving() {
+		serverGC()
 		<-ctx.Done()
 		// A second signal kills the process instead of waiting for the
 		// graceful shutdown.
@@ -95,6 +97,23 @@ func main() {
 	}
 	stop()
 	os.Exit(m.Exit(err))
+}
+
+// serverGCPercent is the garbage collector's target for a serving
+// process, unless GOGC says otherwise. A server's live heap is a few tens
+// of megabytes (caches, pools, requests in flight), so the default target
+// of 100 runs a collection every few thousand requests and spends about a
+// tenth of the server's CPU collecting; 400 lets the heap grow to five
+// times the live data before collecting, a few hundred megabytes at
+// most, and gives that CPU back to the requests.
+const serverGCPercent = 400
+
+// serverGC sets the collector's target for serving, unless the operator
+// set GOGC.
+func serverGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(serverGCPercent)
+	}
 }
 
 // Main is the coffre program: Run executes one command line. It is the
