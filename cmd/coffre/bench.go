@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -94,15 +92,24 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 	}
 
 	b := &bench{
-		client:  newBenchClient(*conc),
 		base:    base,
-		token:   *token,
 		purpose: *purpose,
 		seed:    *seed,
 		ops:     ops,
 		weights: weights,
 	}
-	defer b.client.CloseIdleConnections()
+	// One connection per worker, used by fill and then by run.
+	b.clients = make([]*benchClient, *conc)
+	for i := range b.clients {
+		if b.clients[i], err = newBenchClient(base, *token, *purpose); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		for _, c := range b.clients {
+			c.close()
+		}
+	}()
 	// Synthetic contacts are numbered from the clock in microseconds: a
 	// later run starts past every index an earlier one used, so e-mail
 	// addresses never collide.
@@ -192,55 +199,10 @@ func parseOps(s string) ([]string, []int, error) {
 	return ops, weights, nil
 }
 
-// newBenchClient returns an HTTP client tuned for load on the loopback
-// interface: enough idle connections for every worker, no proxy (the
-// environment must not redirect the load elsewhere), no compression, and
-// a dialer that connects to loopback addresses only.
-func newBenchClient(conc int) *http.Client {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	tr := &http.Transport{
-		Proxy: nil,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			host, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				return nil, err
-			}
-			ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-			if err != nil {
-				return nil, err
-			}
-			var errs []error
-			for _, ip := range ips {
-				if !ip.IP.IsLoopback() {
-					continue
-				}
-				c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.IP.String(), port))
-				if err == nil {
-					return c, nil
-				}
-				errs = append(errs, err)
-			}
-			if len(errs) == 0 {
-				return nil, fmt.Errorf("bench: %s does not resolve to a loopback address", host)
-			}
-			return nil, errors.Join(errs...)
-		},
-		MaxIdleConns:          2 * conc,
-		MaxIdleConnsPerHost:   2 * conc,
-		IdleConnTimeout:       90 * time.Second,
-		DisableCompression:    true,
-		ResponseHeaderTimeout: benchRequestTimeout,
-		ExpectContinueTimeout: time.Second,
-	}
-	return &http.Client{Transport: tr, Timeout: benchRequestTimeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
-
 // bench is one run of coffre bench.
 type bench struct {
-	client  *http.Client
+	clients []*benchClient // one per worker
 	base    string
-	token   string
 	purpose string
 	seed    int64
 	ops     []string
@@ -254,7 +216,10 @@ type bench struct {
 }
 
 // contactRef is a contact the bench created.
-type contactRef struct{ id, email string }
+type contactRef struct {
+	id     string
+	search []byte // the body of a search for its e-mail address
+}
 
 // result is the outcome of one request.
 type result struct {
@@ -276,10 +241,11 @@ func (b *bench) fill(ctx context.Context, n, conc int) error {
 	left.Store(int64(n))
 	for w := 0; w < min(conc, n); w++ {
 		wg.Add(1)
+		c := b.clients[w]
 		go func() {
 			defer wg.Done()
 			for left.Add(-1) >= 0 {
-				ref, res, detail := b.create(ctx)
+				ref, res, detail := b.create(ctx, c)
 				mu.Lock()
 				if !res.ok && firstErr == nil {
 					firstErr = b.failure("creating the contacts to read", res, detail)
@@ -332,7 +298,7 @@ func (b *bench) run(ctx context.Context, conc int, warmup, duration time.Duratio
 	workers := make([]*benchWorker, conc)
 	var wg sync.WaitGroup
 	for i := range workers {
-		w := &benchWorker{b: b, rng: rand.New(rand.NewPCG(uint64(b.seed), uint64(i))), stats: map[string]*opStats{}}
+		w := &benchWorker{b: b, c: b.clients[i], rng: rand.New(rand.NewPCG(uint64(b.seed), uint64(i))), stats: map[string]*opStats{}}
 		for _, op := range b.ops {
 			w.stats[op] = &opStats{errors: map[string]int64{}}
 		}
@@ -371,6 +337,7 @@ func (b *bench) run(ctx context.Context, conc int, warmup, duration time.Duratio
 // benchWorker is one worker: one request in flight at a time.
 type benchWorker struct {
 	b     *bench
+	c     *benchClient
 	rng   *rand.Rand
 	stats map[string]*opStats
 	turn  int
@@ -421,18 +388,18 @@ func (w *benchWorker) pick() string {
 
 // target returns the contact a get or search reads: this turn's own
 // contact, or one from the pool.
-func (w *benchWorker) target() contactRef {
+func (w *benchWorker) target() *contactRef {
 	if w.cur != nil {
-		return *w.cur
+		return w.cur
 	}
-	return w.b.pool[w.rng.IntN(len(w.b.pool))]
+	return &w.b.pool[w.rng.IntN(len(w.b.pool))]
 }
 
 func (w *benchWorker) do(ctx context.Context, op string) result {
-	b := w.b
+	b, c := w.b, w.c
 	switch op {
 	case opCreate:
-		ref, res, _ := b.create(ctx)
+		ref, res, _ := b.create(ctx, c)
 		if res.ok {
 			if b.weights == nil {
 				w.cur = &ref
@@ -442,11 +409,10 @@ func (w *benchWorker) do(ctx context.Context, op string) result {
 		}
 		return res
 	case opGet:
-		res, _ := b.request(ctx, http.MethodGet, "/v1/contacts/"+w.target().id, nil, http.StatusOK, nil)
+		res, _ := c.request(ctx, http.MethodGet, "/v1/contacts/", w.target().id, nil, http.StatusOK, nil)
 		return res
 	case opSearch:
-		body, _ := json.Marshal(vault.SearchQuery{Email: w.target().email})
-		res, _ := b.request(ctx, http.MethodPost, "/v1/contacts/search", body, http.StatusOK, nil)
+		res, _ := c.request(ctx, http.MethodPost, "/v1/contacts/search", "", w.target().search, http.StatusOK, nil)
 		return res
 	case opErase:
 		var ref contactRef
@@ -458,13 +424,13 @@ func (w *benchWorker) do(ctx context.Context, op string) result {
 		default:
 			// Erase needs a contact of its own; its creation is not
 			// measured.
-			r, res, _ := b.create(ctx)
+			r, res, _ := b.create(ctx, c)
 			if !res.ok {
 				return res
 			}
 			ref = r
 		}
-		res, _ := b.request(ctx, http.MethodDelete, "/v1/contacts/"+ref.id, nil, http.StatusNoContent, nil)
+		res, _ := c.request(ctx, http.MethodDelete, "/v1/contacts/", ref.id, nil, http.StatusNoContent, nil)
 		return res
 	}
 	panic("bench: unknown op " + op)
@@ -473,9 +439,9 @@ func (w *benchWorker) do(ctx context.Context, op string) result {
 // benchSchema is the schema the bench's contacts follow.
 var benchSchema = vault.DefaultSchema()
 
-// create posts the next synthetic contact, with the fields the default
-// schema lets the bench's purpose write.
-func (b *bench) create(ctx context.Context) (contactRef, result, string) {
+// create posts the next synthetic contact on c, with the fields the
+// default schema lets the bench's purpose write.
+func (b *bench) create(ctx context.Context, c *benchClient) (contactRef, result, string) {
 	in := synth.Contact(b.seed, int(b.next.Add(1)))
 	for k := range in.Fields {
 		if f := benchSchema.Field(k); f != nil && !slices.Contains(f.Purposes, b.purpose) {
@@ -489,62 +455,15 @@ func (b *bench) create(ctx context.Context) (contactRef, result, string) {
 	var v struct {
 		ID string `json:"id"`
 	}
-	res, detail := b.request(ctx, http.MethodPost, "/v1/contacts", body, http.StatusCreated, &v)
+	res, detail := c.request(ctx, http.MethodPost, "/v1/contacts", "", body, http.StatusCreated, &v)
 	if res.ok && v.ID == "" {
 		res.ok, detail = false, "no contact id in the answer"
 	}
-	return contactRef{id: v.ID, email: in.Fields["email"].(string)}, res, detail
-}
-
-// request sends one request and reads the whole answer, decoding it into
-// out when it has the wanted status. The detail of a failure is the
-// problem document's title, or the transport error.
-func (b *bench) request(ctx context.Context, method, path string, body []byte, want int, out any) (result, string) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
+	if !res.ok {
+		return contactRef{}, res, detail
 	}
-	req, err := http.NewRequestWithContext(ctx, method, b.base+path, rd)
-	if err != nil {
-		return result{}, err.Error()
-	}
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	req.Header.Set("Coffre-Purpose", b.purpose)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	t0 := time.Now()
-	resp, err := b.client.Do(req)
-	if err != nil {
-		return result{d: time.Since(t0)}, transportError(err)
-	}
-	defer resp.Body.Close()
-	ok := resp.StatusCode == want || ((want == http.StatusCreated || want == http.StatusNoContent) && resp.StatusCode == http.StatusOK)
-	var detail string
-	switch {
-	case ok && out != nil:
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			ok, detail = false, "unreadable answer"
-		}
-	case !ok:
-		var p struct {
-			Title string `json:"title"`
-		}
-		if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&p) == nil {
-			detail = p.Title
-		}
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<20))
-	return result{status: resp.StatusCode, ok: ok, d: time.Since(t0)}, detail
-}
-
-// transportError names a transport failure without the URL it was for.
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return err.Error()
+	search, _ := json.Marshal(vault.SearchQuery{Email: in.Fields["email"].(string)})
+	return contactRef{id: v.ID, search: search}, res, detail
 }
 
 // opStats are the measured results of one op.
