@@ -106,7 +106,14 @@ type Record struct {
 	// Lookups are the blind indexes of lookup fields.
 	Lookups []Lookup
 	// Tokens are the keyed segmentation tokens of segmentable fields.
-	Tokens    [][]byte
+	Tokens [][]byte
+	// Suppression holds the suppression tokens of the record's lookup
+	// values (see Suppression), for CreateContact only, which fails with
+	// the error of SuppressedError and writes nothing when the tenant's
+	// suppression list holds one of them: the check and the insert are
+	// one transaction, so an erasure cannot slip between them. Stores do
+	// not keep it.
+	Suppression []Lookup
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	// Version counts updates; UpdateContact fails with ECONFLICT when the

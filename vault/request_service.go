@@ -483,25 +483,25 @@ func suppressionToken(tk TenantKeys, field, value string) []byte {
 	return tk.BlindIndex("suppressed."+field, value)
 }
 
-// checkSuppressed refuses to create a contact whose lookup value belongs
-// to a person erased at their request: they are flagged, not silently
-// re-created.
-func (s *Service) checkSuppressed(ctx context.Context, tk TenantKeys, c *Contact) error {
+// suppressionLookups returns the suppression tokens of c's lookup values,
+// which CreateContact must find absent from the suppression list: a
+// person erased at their request is flagged, not silently re-created.
+func (s *Service) suppressionLookups(tk TenantKeys, c *Contact) []Lookup {
+	var out []Lookup
 	for _, f := range s.schema.Fields {
-		v, ok := c.Fields[f.Name].(string)
-		if !f.Lookup || !ok {
-			continue
-		}
-		hit, err := s.store.Suppressed(ctx, c.TenantID, f.Name, [][]byte{suppressionToken(tk, f.Name, v)})
-		if err != nil {
-			return fmt.Errorf("vault.checkSuppressed: %w", err)
-		}
-		if len(hit) > 0 {
-			return &Error{Code: ECONFLICT, Message: "This person was erased at their request: they are on the suppression list and are not re-created.",
-				Fields: []FieldError{{Field: f.Name, Reason: "matches an erased person's"}}}
+		if v, ok := c.Fields[f.Name].(string); ok && f.Lookup {
+			out = append(out, Lookup{Field: f.Name, Token: suppressionToken(tk, f.Name, v)})
 		}
 	}
-	return nil
+	return out
+}
+
+// SuppressedError is the error of a create refused because the value of
+// field belongs to a person erased at their request. Stores return it
+// from CreateContact (see Record.Suppression).
+func SuppressedError(field string) *Error {
+	return &Error{Code: ECONFLICT, Message: "This person was erased at their request: they are on the suppression list and are not re-created.",
+		Fields: []FieldError{{Field: field, Reason: "matches an erased person's"}}}
 }
 
 // errNoCode is the one answer to a wrong, expired, used or unknown code.

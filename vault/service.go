@@ -80,9 +80,7 @@ func (s *Service) CreateContact(ctx context.Context, p *Principal, purpose strin
 		return nil, err
 	}
 	r.Version = 1
-	if err := s.checkSuppressed(ctx, tk, c); err != nil {
-		return nil, err
-	}
+	r.Suppression = s.suppressionLookups(tk, c)
 	e := s.entry(ctx, p, ActionContactCreate, purpose, c.ID, fieldNames(c), d)
 	if err := s.store.CreateContact(ctx, r, e); err != nil {
 		return nil, s.conflict(err)

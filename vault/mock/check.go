@@ -18,7 +18,7 @@ func checkRecord(op string, r *vault.Record) error {
 	case r.ID == "":
 		return invalid(op, "record without id")
 	}
-	for _, l := range r.Lookups {
+	for _, l := range append(r.Lookups[:len(r.Lookups):len(r.Lookups)], r.Suppression...) {
 		if l.Field == "" || len(l.Token) == 0 {
 			return invalid(op, "incomplete lookup")
 		}

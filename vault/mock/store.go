@@ -132,6 +132,11 @@ func (s *Store) CreateContact(ctx context.Context, r *vault.Record, e *vault.Aud
 	if err := s.insertable(r, nil); err != nil {
 		return err
 	}
+	for _, l := range r.Suppression {
+		if _, ok := s.suppressed[r.TenantID][l.Field+"\x00"+string(l.Token)]; ok {
+			return vault.SuppressedError(l.Field)
+		}
+	}
 	s.insert(r)
 	s.append(e)
 	return nil

@@ -48,6 +48,7 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 	}
 	defer t.rollback()
 
+	checkSuppression(t, r)
 	insertContact(t, vals)
 	insertLookups(t, r.TenantID, r.ID, r.Lookups)
 	insertSegment(t, r)
@@ -56,6 +57,24 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
 	}
 	return nil
+}
+
+// checkSuppression queues, first in a create's transaction, the check
+// that none of r's suppression tokens is on the tenant's suppression
+// list. The whole create goes to the server in one round trip, so the
+// check cannot stop the statements after it from the client: it raises
+// an error in the server (contact_not_suppressed, migration 006), which
+// aborts the transaction, and mapError turns it into the error of
+// vault.SuppressedError.
+func checkSuppression(t *tx, r *vault.Record) {
+	if len(r.Suppression) == 0 {
+		return
+	}
+	fields, tokens := make([]string, len(r.Suppression)), make([][]byte, len(r.Suppression))
+	for i, l := range r.Suppression {
+		fields[i], tokens[i] = l.Field, l.Token
+	}
+	t.queue(`SELECT contact_not_suppressed($1, $2::text[], $3::bytea[])`, r.TenantID, fields, tokens)
 }
 
 // Contact returns a record with one primary-key query: ENOTFOUND if the
@@ -330,7 +349,7 @@ func checkRecord(r *vault.Record) error {
 	case r.WrappedKey == nil:
 		return vault.Errorf(vault.EINVALID, "Wrapped key is required.")
 	}
-	for _, l := range r.Lookups {
+	for _, l := range append(r.Lookups[:len(r.Lookups):len(r.Lookups)], r.Suppression...) {
 		if l.Field == "" || len(l.Token) == 0 {
 			return vault.Errorf(vault.EINVALID, "Lookup field and token are required.")
 		}

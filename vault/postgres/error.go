@@ -39,6 +39,10 @@ func mapError(err error) error {
 	if errors.As(err, &ve) {
 		return err
 	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == sqlstateSuppressed && validFieldName(pe.Detail) {
+		return fmt.Errorf("%w: %w", vault.SuppressedError(pe.Detail), err)
+	}
 	code, msg := classify(err)
 	if code == "" {
 		return err
@@ -65,6 +69,25 @@ func classify(err error) (code, msg string) {
 		return vault.EUNAVAILABLE, "The database is closed."
 	}
 	return "", ""
+}
+
+// sqlstateSuppressed is the SQLSTATE contact_not_suppressed raises, with
+// the field as its detail (migration 006).
+const sqlstateSuppressed = "CF001"
+
+// validFieldName reports whether s has the form of a schema field name, so
+// that only a field name, never anything else a server error carries,
+// reaches an error message.
+func validFieldName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // classifyPg maps a server error by its SQLSTATE

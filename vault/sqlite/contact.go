@@ -63,6 +63,9 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 		return err
 	}
 	err := db.write(ctx, func(tx *wtx) error {
+		if err := tx.checkSuppression(r); err != nil {
+			return err
+		}
 		if _, err := tx.createContact(r, now); err != nil {
 			return err
 		}
@@ -247,9 +250,31 @@ func validRecord(op string, r *vault.Record) error {
 			return invalid(op, "Record lookups need a field and a token.")
 		}
 	}
+	for _, l := range r.Suppression {
+		if l.Field == "" || len(l.Token) == 0 {
+			return invalid(op, "Record suppression tokens need a field and a token.")
+		}
+	}
 	for _, t := range r.Tokens {
 		if len(t) == 0 {
 			return invalid(op, "Record tokens must not be empty.")
+		}
+	}
+	return nil
+}
+
+// checkSuppression returns the error of vault.SuppressedError for the
+// first of r's suppression tokens on the tenant's suppression list.
+func (tx *wtx) checkSuppression(r *vault.Record) error {
+	for _, l := range r.Suppression {
+		var one int
+		err := tx.QueryRowContext(tx.ctx, `SELECT 1 FROM suppressions WHERE tenant_id = ? AND field = ? AND token = ?`,
+			r.TenantID, l.Field, l.Token).Scan(&one)
+		switch {
+		case err == nil:
+			return vault.SuppressedError(l.Field)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
 		}
 	}
 	return nil

@@ -84,6 +84,10 @@
 //     if it or the request is absent, ECONFLICT for a stale version, and
 //     then nothing changes. A suppression already listed, or listed twice,
 //     is no conflict; one of another tenant than r's is EINVALID.
+//   - CreateContact of a record whose Suppression holds a token listed
+//     for its tenant and field is the ECONFLICT of vault.SuppressedError
+//     naming that field, and writes nothing; another tenant's list,
+//     another field's or an unlisted token does not stop it.
 //   - Suppressed returns the given tokens that are listed for the tenant
 //     and field, exact bytes, in the order given, each once; none asked,
 //     none answered; an empty token is EINVALID.

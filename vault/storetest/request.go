@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -950,10 +951,26 @@ func testEraseSubject(t *testing.T, open func(t *testing.T) vault.Store) {
 		f.checkRequest(t, &want)
 		checkPending(t, f.s)
 
-		// The unique email is free again for the store: refusing a
-		// suppressed person is the service's business.
+		// A create holding a listed suppression token is refused whole,
+		// in its own transaction, naming the field: nothing is written,
+		// no entry appended.
 		n := NewRecord(f.tn.ID)
 		SetLookupToken(n, FieldEmail, LookupToken(f.r, FieldEmail))
+		n.Suppression = []vault.Lookup{{Field: FieldPhone, Token: RandomBytes(32)}, {Field: FieldEmail, Token: LookupToken(f.r, FieldEmail)}}
+		err := f.s.CreateContact(t.Context(), n, NewEntry(f.tn.ID, vault.ActionContactCreate, n.ID))
+		checkCode(t, "CreateContact(suppressed)", err, vault.ECONFLICT)
+		if ve := (*vault.Error)(nil); !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != FieldEmail {
+			t.Errorf("CreateContact(suppressed) = %v, want the suppression error naming %s", err, FieldEmail)
+		}
+		checkAbsent(t, f.s, f.tn.ID, n.ID)
+		checkPending(t, f.s)
+		// Another tenant's list, another field's token or an unlisted
+		// token does not stop a create; the unique email is free again.
+		other := MustCreateTenant(t, f.s)
+		o := NewRecord(other.ID)
+		o.Suppression = []vault.Lookup{{Field: FieldEmail, Token: LookupToken(f.r, FieldEmail)}}
+		MustCreateContact(t, f.s, o)
+		n.Suppression = []vault.Lookup{{Field: FieldPhone, Token: LookupToken(f.r, FieldEmail)}, {Field: FieldEmail, Token: RandomBytes(32)}}
 		MustCreateContact(t, f.s, n)
 		checkFound(t, "FindContacts(email after re-create)", find(t, f.s, f.tn.ID, FieldEmail, LookupToken(f.r, FieldEmail), 10), n)
 	})
