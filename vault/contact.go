@@ -114,8 +114,8 @@ type Record struct {
 	// one transaction, so an erasure cannot slip between them. Stores do
 	// not keep it.
 	Suppression []Lookup
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 	// Version counts updates; UpdateContact fails with ECONFLICT when the
 	// stored version is not Version-1.
 	Version int64
