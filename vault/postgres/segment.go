@@ -255,19 +255,26 @@ func walkQuery(cond string, after bool) string {
 	if after {
 		afterID = `AND s.id > $4::uuid`
 	}
+	// The hits are limited before the join, so that the planner, knowing
+	// at most $3 rows come out, fetches their records one by one through
+	// the primary key; joined before the limit, it merged the whole walk
+	// with the contacts in id order, reading every record walked.
 	return `
 		SELECT c.id, ` + prefixed("c.", contactColumns) + `
 		FROM (
-			SELECT s.id, ` + cond + ` AS hit
-			FROM contact_segments s
-			WHERE s.tenant_id = $1 ` + afterID + `
-			ORDER BY s.id
-			LIMIT $2
-		) w
-		JOIN contacts c ON c.tenant_id = $1 AND c.id = w.id
-		WHERE w.hit
-		ORDER BY w.id
-		LIMIT $3`
+			SELECT w.id FROM (
+				SELECT s.id, ` + cond + ` AS hit
+				FROM contact_segments s
+				WHERE s.tenant_id = $1 ` + afterID + `
+				ORDER BY s.id
+				LIMIT $2
+			) w
+			WHERE w.hit
+			ORDER BY w.id
+			LIMIT $3
+		) h
+		JOIN contacts c ON c.tenant_id = $1 AND c.id = h.id
+		ORDER BY h.id`
 }
 
 // restQuery returns the second query of ListContacts, given the
