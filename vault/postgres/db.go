@@ -39,8 +39,9 @@ type DB struct {
 	// by the benchmarks, to measure what the entry costs a write.
 	noAudit bool
 
-	// listWalk, when set, replaces the length of a listing's walk (see
-	// ListContacts). It is set only by tests, to take the other path.
+	// listWalk, when set, replaces the length of a listing's walk, and a
+	// third of it its probe (see ListContacts). It is set only by tests,
+	// to take the other paths.
 	listWalk int
 
 	// Now returns the current time. It stamps records, tokens, tenants and

@@ -21,6 +21,17 @@ func TestSegmentsShortWalk(t *testing.T) {
 	})
 }
 
+// TestSegmentsProbedWalk runs the segment suite with listings that walk
+// twelve rows, four of them the probe, so that pages are completed by the
+// probe, by the walk's continuation after it, and through the indexes.
+func TestSegmentsProbedWalk(t *testing.T) {
+	storetest.RunSegments(t, func(t *testing.T) vault.Store {
+		db, _ := pgtest.MustOpen(t)
+		postgres.SetListWalk(db, 12)
+		return db
+	})
+}
+
 // TestSegmentKey checks that the store's key of a token is the one the
 // migration's SQL computes for the rows it fills.
 func TestSegmentKey(t *testing.T) {
