@@ -42,39 +42,21 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 		return fmt.Errorf("postgres.CreateContact: %w", err)
 	}
 
-	t, err := db.begin(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
+	if db.noAudit {
+		e = nil
 	}
-	defer t.rollback()
-
-	checkSuppression(t, r)
-	insertContact(t, vals)
-	insertLookups(t, r.TenantID, r.ID, r.Lookups)
-	insertSegment(t, r)
-	db.appendAudit(t, e)
-	if err := t.commit(ctx); err != nil {
+	shape, args := createArgs(r, vals, e)
+	// As a commit (see tx.commit), the statement no longer heeds ctx once
+	// sent: the caller learns whether the record was created.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres.CreateContact: %w", err)
+	}
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	if _, err := db.pool.Exec(ectx, createSQL(shape), args...); err != nil {
 		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
 	}
 	return nil
-}
-
-// checkSuppression queues, first in a create's transaction, the check
-// that none of r's suppression tokens is on the tenant's suppression
-// list. The whole create goes to the server in one round trip, so the
-// check cannot stop the statements after it from the client: it raises
-// an error in the server (contact_not_suppressed, migration 006), which
-// aborts the transaction, and mapError turns it into the error of
-// vault.SuppressedError.
-func checkSuppression(t *tx, r *vault.Record) {
-	if len(r.Suppression) == 0 {
-		return
-	}
-	fields, tokens := make([]string, len(r.Suppression)), make([][]byte, len(r.Suppression))
-	for i, l := range r.Suppression {
-		fields[i], tokens[i] = l.Field, l.Token
-	}
-	t.queue(`SELECT contact_not_suppressed($1, $2::text[], $3::bytea[])`, r.TenantID, fields, tokens)
 }
 
 // Contact returns a record with one primary-key query: ENOTFOUND if the
@@ -389,13 +371,6 @@ func appendContactValues(vals []any, r *vault.Record) ([]any, error) {
 func uuidBytes(id string) [16]byte {
 	u, _ := vault.IDBytes(id)
 	return u
-}
-
-// insertContact queues the insert of a record given its contactValues.
-func insertContact(t *tx, vals []any) {
-	t.queue(`INSERT INTO contacts (tenant_id, id, wrapped_key, sealed, consents, restricted, objected,
-			version, tokens, lookup_fields, lookup_tokens, lookup_unique, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`, vals...)
 }
 
 // insertLookups queues the insert of a record's lookups, if any.

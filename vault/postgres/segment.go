@@ -360,12 +360,6 @@ func segmentValues(r *vault.Record) []any {
 // segmentColumns are the columns of contact_segments.
 var segmentColumns = []string{"tenant_id", "id", "created_at", "updated_at", "restricted", "objected", "tokens"}
 
-// insertSegment queues the insert of r's contact_segments row.
-func insertSegment(t *tx, r *vault.Record) {
-	t.queue(`INSERT INTO contact_segments (tenant_id, id, created_at, updated_at, restricted, objected, tokens)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, segmentValues(r)...)
-}
-
 // updateSegment queues the update of r's contact_segments row, from the
 // contacts row just updated, but for the tokens: all but the creation
 // time, which never changes. A missing row is inserted: the table is
