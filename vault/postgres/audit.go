@@ -85,8 +85,8 @@ func entryArgs(e *vault.AuditEntry) []any {
 }
 
 // AppendAudit appends unsequenced entries in one transaction, all or none,
-// in one round trip and one statement. Zero times are set to the store's
-// time. An empty batch appends nothing. It returns EINVALID, before writing
+// in one round trip and one statement, which is the transaction. Zero
+// times are set to the store's time. An empty batch appends nothing. It returns EINVALID, before writing
 // anything, for a nil entry or one without tenant or action, or one the log
 // could not encode. It is safe for concurrent use.
 func (db *DB) AppendAudit(ctx context.Context, entries []*vault.AuditEntry) error {
@@ -98,17 +98,20 @@ func (db *DB) AppendAudit(ctx context.Context, entries []*vault.AuditEntry) erro
 			return fmt.Errorf("postgres.AppendAudit: entry %d: %w", i, err)
 		}
 	}
-	t, err := db.begin(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres.AppendAudit: %w", mapError(err))
+	// One INSERT is its own transaction: no BEGIN and COMMIT around it.
+	// As a commit (see tx.commit), it no longer heeds ctx once sent.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres.AppendAudit: %w", err)
 	}
-	defer t.rollback()
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	var err error
 	if len(entries) == 1 {
-		t.queue(insertEntrySQL, entryArgs(entries[0])...)
+		_, err = db.pool.Exec(ectx, insertEntrySQL, entryArgs(entries[0])...)
 	} else {
-		t.queue(insertEntriesSQL, entryArrays(entries)...)
+		_, err = db.pool.Exec(ectx, insertEntriesSQL, entryArrays(entries)...)
 	}
-	if err := t.commit(ctx); err != nil {
+	if err != nil {
 		return fmt.Errorf("postgres.AppendAudit: %w", mapError(err))
 	}
 	return nil
