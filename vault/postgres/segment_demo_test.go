@@ -61,12 +61,7 @@ func TestSegmentDemoBaseline(t *testing.T) {
 	if n != int64(*demoN) {
 		t.Fatalf("tenant %s holds %d contacts, not the %d of -seg.demo-n", *demoTenant, n, *demoN)
 	}
-	since := time.Now().Add(-365 * 24 * time.Hour)
-	if *demoSince != "" {
-		if since, err = time.Parse(time.RFC3339, *demoSince); err != nil {
-			t.Fatalf("-seg.demo-since: %v", err)
-		}
-	}
+	since := storetest.DemoSince(t, *demoSince)
 
 	if _, err := conn.Exec(ctx, plaintextSegmentSchema); err != nil {
 		t.Fatalf("create the baseline table: %v", err)
@@ -102,34 +97,23 @@ func TestSegmentDemoBaseline(t *testing.T) {
 		where := demoWhere(q, since, time.Now().Year())
 		count := `SELECT count(*) FROM plaintext_segments WHERE ` + where
 		list := `SELECT * FROM plaintext_segments WHERE ` + where + ` ORDER BY id LIMIT 50`
-		var matches int64
-		cb, cm, err := storetest.BestMedian(*demoRuns, func() error {
-			return conn.QueryRow(ctx, count, *demoTenant).Scan(&matches)
-		})
-		if err != nil {
-			t.Fatalf("%s %s count: %v", q.Role, q.Filter, err)
-		}
-		var page int64
-		lb, lm, err := storetest.BestMedian(*demoRuns, func() error {
+		storetest.TimeDemoQuery(t, q, *demoRuns, func() (n int64, err error) {
+			return n, conn.QueryRow(ctx, count, *demoTenant).Scan(&n)
+		}, func() (int64, error) {
 			rows, err := conn.Query(ctx, list, *demoTenant)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			defer rows.Close()
-			page = 0
+			var n int64
 			for rows.Next() {
 				if _, err := rows.Values(); err != nil {
-					return err
+					return 0, err
 				}
-				page++
+				n++
 			}
-			return rows.Err()
+			return n, rows.Err()
 		})
-		if err != nil {
-			t.Fatalf("%s %s list: %v", q.Role, q.Filter, err)
-		}
-		t.Log(storetest.DemoLine(q, "count", matches, cb, cm))
-		t.Log(storetest.DemoLine(q, "list", page, lb, lm))
 		if *segExplain {
 			explain(t, conn, "baseline "+q.Role+" "+q.Filter+": count", count, []any{*demoTenant})
 			explain(t, conn, "baseline "+q.Role+" "+q.Filter+": list", list, []any{*demoTenant})

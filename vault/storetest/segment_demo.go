@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"testing"
 	"time"
 
 	"github.com/coffre/coffre/vault/synth"
@@ -117,4 +118,37 @@ func BestMedian(runs int, f func() error) (best, median time.Duration, err error
 func DemoLine(q DemoQuery, answer string, matches int64, best, median time.Duration) string {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d.Microseconds())/1000) }
 	return fmt.Sprintf("baseline\t%s\t%s\t%s\t%d\t%s\t%s", q.Role, q.Filter, answer, matches, ms(best), ms(median))
+}
+
+// DemoSince returns the created-after time of the demo filters: flag, in
+// RFC 3339, or a year ago when it is empty.
+func DemoSince(t testing.TB, flag string) time.Time {
+	t.Helper()
+	if flag == "" {
+		return time.Now().Add(-365 * 24 * time.Hour)
+	}
+	since, err := time.Parse(time.RFC3339, flag)
+	if err != nil {
+		t.Fatalf("-seg.demo-since: %v", err)
+	}
+	return since
+}
+
+// TimeDemoQuery times q's count and first page on a plaintext baseline,
+// best and median of runs, and logs the lines scripts/bench-segments.sh
+// reads. count returns the count; list runs the page's query, reads
+// every row and returns how many there were.
+func TimeDemoQuery(t testing.TB, q DemoQuery, runs int, count, list func() (int64, error)) {
+	t.Helper()
+	var matches, page int64
+	cb, cm, err := BestMedian(runs, func() (err error) { matches, err = count(); return err })
+	if err != nil {
+		t.Fatalf("%s %s count: %v", q.Role, q.Filter, err)
+	}
+	lb, lm, err := BestMedian(runs, func() (err error) { page, err = list(); return err })
+	if err != nil {
+		t.Fatalf("%s %s list: %v", q.Role, q.Filter, err)
+	}
+	t.Log(DemoLine(q, "count", matches, cb, cm))
+	t.Log(DemoLine(q, "list", page, lb, lm))
 }
