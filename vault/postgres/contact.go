@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/coffre/coffre/vault"
 )
@@ -448,14 +449,16 @@ func sameLookup(a, b vault.Lookup) bool {
 // scanRecord reads the contactColumns of a row into r, preceded by the id
 // if withID is set.
 func scanRecord(row pgx.Row, r *vault.Record, withID bool) error {
+	// The bytea[] columns scan into FlatArray, which pgx fills without
+	// reflection; a [][]byte would take its reflective path.
 	var (
 		sealed, consents []byte
 		fields           []string
-		tokens           [][]byte
+		segs, tokens     pgtype.FlatArray[[]byte]
 		unique           []bool
 	)
 	dest := []any{&r.WrappedKey, &sealed, &consents, &r.Flags.Restricted, &r.Flags.Objected, &r.Version,
-		&r.Tokens, &fields, &tokens, &unique, &r.CreatedAt, &r.UpdatedAt}
+		&segs, &fields, &tokens, &unique, &r.CreatedAt, &r.UpdatedAt}
 	if withID {
 		dest = append([]any{&r.ID}, dest...)
 	}
@@ -470,8 +473,9 @@ func scanRecord(row pgx.Row, r *vault.Record, withID bool) error {
 		return err
 	}
 	r.Lookups = joinLookups(fields, tokens, unique)
-	if len(r.Tokens) == 0 {
-		r.Tokens = nil
+	r.Tokens = nil
+	if len(segs) > 0 {
+		r.Tokens = segs
 	}
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	return nil
