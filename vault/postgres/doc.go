@@ -17,8 +17,10 @@
 //
 // A write and its audit entry commit in one transaction, whose statements
 // are pipelined: BEGIN, the change, the audit entry and COMMIT travel to the
-// server together, so a create costs one round trip. LoadContacts copies
-// rows in with COPY.
+// server together, in one round trip. A create is a single statement, an
+// INSERT whose WITH clauses write the record, its lookups, its segment row
+// and its entry (create.go), its own transaction. LoadContacts copies rows
+// in with COPY.
 //
 // # Audit log
 //
@@ -28,7 +30,7 @@
 // (and WAL flushes, which PostgreSQL groups) proceed in parallel; the
 // one-row counter of the first schema, which serialised every audited
 // write, is gone. AppendAudit appends entries that record no change
-// (reads, searches, denials) the same way, a batch in one statement.
+// (reads, searches, denials) as one INSERT per batch, its own transaction.
 //
 // DB implements audit.Store for the log's sequencer: PendingAudit reads
 // the pending rows by id, and SequenceAudit sets their seq and leaf hash
