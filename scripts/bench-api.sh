@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Measures Coffre's HTTP API on both stores, side by side in one run:
 # create, get-by-id and lookup-by-email at concurrency 1 and 16, each op on
-# its own for DURATION, with `coffre bench` (loopback only). PostgreSQL gets
-# a fresh database that is dropped afterwards.
+# its own for DURATION, with `coffre bench` (loopback only), which also
+# reports the CPU time the server (from its /metrics) and the driver spent
+# per request, which tell where a request's time goes.
+# PostgreSQL gets a fresh database that is dropped afterwards; its own CPU
+# is not counted here.
 #
 #   scripts/bench-api.sh            # 10s per measurement
 #   DURATION=5s scripts/bench-api.sh
@@ -47,7 +50,7 @@ run_store() { # name port [database-url]
 			printf '%s\tc=%s\t' "$name" "$c"
 			"$coffre" bench --url "http://127.0.0.1:$port" --token "$token" --concurrency "$c" \
 				--duration "$duration" --warmup 2s --ops "$op" --preload 2000 --json 2>/dev/null |
-				python3 -c 'import json,sys; r=json.load(sys.stdin); o=r["ops"][0]; print("%s\t%.0f ops/s\tp50 %.2f ms\tp99 %.2f ms\tmax %.1f ms\terrors %d" % (o["op"], o["ops_per_s"], o["p50_ms"], o["p99_ms"], o["max_ms"], o["requests"]-o["ok"]))'
+				python3 -c 'import json,sys; r=json.load(sys.stdin); o=r["ops"][0]; cpu=lambda k: "%.0f" % r[k] if k in r else "?"; print("%s\t%.0f ops/s\tp50 %.2f ms\tp99 %.2f ms\tmax %.1f ms\terrors %d\tCPU/op server %s µs, driver %s µs" % (o["op"], o["ops_per_s"], o["p50_ms"], o["p99_ms"], o["max_ms"], o["requests"]-o["ok"], cpu("server_cpu_us_per_request"), cpu("driver_cpu_us_per_request")))'
 		done
 	done
 	kill "${pids[-1]}" 2>/dev/null || true

@@ -105,10 +105,14 @@ func (m *Main) runBench(ctx context.Context, args []string) error {
 			return err
 		}
 	}
+	if b.scraper, err = newBenchClient(base, *token, *purpose); err != nil {
+		return err
+	}
 	defer func() {
 		for _, c := range b.clients {
 			c.close()
 		}
+		b.scraper.close()
 	}()
 	// Synthetic contacts are numbered from the clock in microseconds: a
 	// later run starts past every index an earlier one used, so e-mail
@@ -202,6 +206,7 @@ func parseOps(s string) ([]string, []int, error) {
 // bench is one run of coffre bench.
 type bench struct {
 	clients []*benchClient // one per worker
+	scraper *benchClient   // reads the server's /metrics
 	base    string
 	purpose string
 	seed    int64
@@ -309,8 +314,22 @@ func (b *bench) run(ctx context.Context, conc int, warmup, duration time.Duratio
 			w.loop(ctx, measureFrom, deadline)
 		}()
 	}
+	// CPU time of the server and of the driver over the measured phase,
+	// sampled when it starts and once every request has ended.
+	var cpu0 cpuSample
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		select {
+		case <-time.After(time.Until(measureFrom)):
+			cpu0 = b.sampleCPU(ctx)
+		case <-ctx.Done():
+		}
+	}()
 	wg.Wait()
 	end := time.Now()
+	<-sampled
+	cpu1 := b.sampleCPU(ctx)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -331,7 +350,51 @@ func (b *bench) run(ctx context.Context, conc int, warmup, duration time.Duratio
 		rep.Ops = append(rep.Ops, s.report(op, elapsed))
 	}
 	rep.Total = total.report("total", elapsed)
+	if n := float64(rep.Total.Requests); n > 0 {
+		if cpu0.serverOK && cpu1.serverOK && cpu1.server >= cpu0.server {
+			us := (cpu1.server - cpu0.server) / n * 1e6
+			rep.ServerCPUUs = &us
+		}
+		if cpu0.driverOK && cpu1.driverOK {
+			us := (cpu1.driver - cpu0.driver) / n * 1e6
+			rep.DriverCPUUs = &us
+		}
+	}
 	return rep, nil
+}
+
+// cpuSample is the CPU time, in seconds, the server (from its /metrics)
+// and this process had used at one moment; ok false where unknown.
+type cpuSample struct {
+	server, driver     float64
+	serverOK, driverOK bool
+}
+
+// sampleCPU reads the server's process_cpu_seconds_total and this
+// process's CPU time. A server without the metric, or one that does not
+// answer, leaves serverOK false: the report then says nothing of it.
+func (b *bench) sampleCPU(ctx context.Context) cpuSample {
+	var s cpuSample
+	s.driver, s.driverOK = ownCPUSeconds()
+	var body []byte
+	if res, _ := b.scraper.request(ctx, http.MethodGet, "/metrics", "", nil, http.StatusOK, &body); res.ok {
+		s.server, s.serverOK = parseCPUMetric(body)
+	}
+	return s
+}
+
+// parseCPUMetric returns the value of process_cpu_seconds_total in a
+// Prometheus text exposition.
+func parseCPUMetric(text []byte) (float64, bool) {
+	for line := range strings.Lines(string(text)) {
+		v, found := strings.CutPrefix(strings.TrimSpace(line), "process_cpu_seconds_total ")
+		if !found {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return f, err == nil && f >= 0
+	}
+	return 0, false
 }
 
 // benchWorker is one worker: one request in flight at a time.
@@ -515,6 +578,13 @@ type benchReport struct {
 	DurationS   float64    `json:"duration_s"`
 	Ops         []opReport `json:"ops"`
 	Total       opReport   `json:"total"`
+	// ServerCPUUs and DriverCPUUs are the CPU time the server (from its
+	// /metrics) and the driver used over the measured phase, per
+	// measured request, in microseconds; absent where unknown. They tell
+	// where a request's time goes, and with the database's share their
+	// sum bounds what the machine's cores can serve.
+	ServerCPUUs *float64 `json:"server_cpu_us_per_request,omitempty"`
+	DriverCPUUs *float64 `json:"driver_cpu_us_per_request,omitempty"`
 }
 
 // opReport is the summary of one op. Requests counts every measured
@@ -546,6 +616,16 @@ func (r *benchReport) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%s\t%s\t\n", o.Op, o.Requests, o.OpsPerS, lat, errorList(o.Errors))
 	}
 	tw.Flush()
+	var cpu []string
+	if r.ServerCPUUs != nil {
+		cpu = append(cpu, fmt.Sprintf("server %.0f µs", *r.ServerCPUUs))
+	}
+	if r.DriverCPUUs != nil {
+		cpu = append(cpu, fmt.Sprintf("driver (this process) %.0f µs", *r.DriverCPUUs))
+	}
+	if len(cpu) > 0 {
+		fmt.Fprintf(w, "\nCPU per request: %s\n", strings.Join(cpu, ", "))
+	}
 }
 
 // errorList formats error counts as "409×2 500×1", or "0".

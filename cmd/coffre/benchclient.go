@@ -113,7 +113,8 @@ func validHeaderValue(v string) bool {
 }
 
 // request sends one request for the base path, path and id, and reads the
-// whole answer, decoding it into out when it has the wanted status. The
+// whole answer, decoding it into out when it has the wanted status (a
+// *[]byte out receives the answer's bytes, up to 64 KiB). The
 // detail of a failure is the problem document's title, or the transport
 // error. The duration runs from the first byte written (or the dial) to
 // the last byte read.
@@ -141,7 +142,13 @@ func (c *benchClient) request(ctx context.Context, method, path, id string, body
 	c.body = trackedBody{r: resp.Body}
 	switch {
 	case ok && out != nil:
-		if !c.decode(out) {
+		if raw, isRaw := out.(*[]byte); isRaw {
+			// The answer as it is, for a text answer such as /metrics.
+			*raw = bytes.Clone(c.readUpTo(maxProblemBody))
+			if !c.body.eof {
+				ok, detail = false, "answer too long"
+			}
+		} else if !c.decode(out) {
 			ok, detail = false, "unreadable answer"
 		}
 	case !ok:

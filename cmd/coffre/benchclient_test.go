@@ -413,3 +413,23 @@ func TestBenchClientTLS(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCPUMetric(t *testing.T) {
+	for _, tt := range []struct {
+		text string
+		want float64
+		ok   bool
+	}{
+		{"# HELP process_cpu_seconds_total CPU.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 12.5\n", 12.5, true},
+		{"coffre_requests_open{tenant=\"a\"} 1\nprocess_cpu_seconds_total 3e-05\n", 3e-05, true},
+		{"process_cpu_seconds_total_other 4\n", 0, false},
+		{"process_cpu_seconds_total -1\n", 0, false},
+		{"process_cpu_seconds_total x\n", 0, false},
+		{"", 0, false},
+	} {
+		got, ok := parseCPUMetric([]byte(tt.text))
+		if ok != tt.ok || (ok && got != tt.want) {
+			t.Errorf("parseCPUMetric(%q) = %g, %v; want %g, %v", tt.text, got, ok, tt.want, tt.ok)
+		}
+	}
+}

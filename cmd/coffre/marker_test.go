@@ -355,12 +355,19 @@ func TestBench_SQLiteNoErrors(t *testing.T) {
 				OK       int64            `json:"ok"`
 				Errors   map[string]int64 `json:"errors"`
 			} `json:"total"`
+			ServerCPUUs *float64 `json:"server_cpu_us_per_request"`
+			DriverCPUUs *float64 `json:"driver_cpu_us_per_request"`
 		}
 		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 			t.Fatalf("bench --json output: %v\n%s\n%s", err, stdout, stderr)
 		}
 		if rep.Concurrency != 16 || len(rep.Ops) != 4 {
 			t.Errorf("report = %+v", rep)
+		}
+		// The server (in this test process, as the driver is) reports its
+		// CPU time in /metrics: both figures are there and positive.
+		if rep.ServerCPUUs == nil || *rep.ServerCPUUs <= 0 || rep.DriverCPUUs == nil || *rep.DriverCPUUs <= 0 {
+			t.Errorf("ops %s: CPU per request: server %v, driver %v", ops, rep.ServerCPUUs, rep.DriverCPUUs)
 		}
 		if rep.Total.OK == 0 || rep.Total.Requests != rep.Total.OK || len(rep.Total.Errors) != 0 {
 			t.Errorf("ops %s: %d of %d requests ok, errors %v", ops, rep.Total.OK, rep.Total.Requests, rep.Total.Errors)
@@ -379,7 +386,7 @@ func TestBench_SQLiteNoErrors(t *testing.T) {
 	// The text report.
 	stdout, _ := mustRun(t, map[string]string{}, "bench", "--url", s.url, "--token", token,
 		"--concurrency", "2", "--duration", "200ms", "--warmup", "0", "--requests", "40", "--preload", "2")
-	for _, want := range []string{"op", "create", "get", "search", "erase", "total", "p99"} {
+	for _, want := range []string{"op", "create", "get", "search", "erase", "total", "p99", "CPU per request: server"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("bench report lacks %q:\n%s", want, stdout)
 		}
