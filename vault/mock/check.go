@@ -18,9 +18,11 @@ func checkRecord(op string, r *vault.Record) error {
 	case r.ID == "":
 		return invalid(op, "record without id")
 	}
-	for _, l := range append(r.Lookups[:len(r.Lookups):len(r.Lookups)], r.Suppression...) {
-		if l.Field == "" || len(l.Token) == 0 {
-			return invalid(op, "incomplete lookup")
+	for _, ls := range [][]vault.Lookup{r.Lookups, r.Suppression} {
+		for _, l := range ls {
+			if l.Field == "" || len(l.Token) == 0 {
+				return invalid(op, "incomplete lookup")
+			}
 		}
 	}
 	for _, t := range r.Tokens {

@@ -86,9 +86,10 @@ func entryArgs(e *vault.AuditEntry) []any {
 
 // AppendAudit appends unsequenced entries in one transaction, all or none,
 // in one round trip and one statement, which is the transaction. Zero
-// times are set to the store's time. An empty batch appends nothing. It returns EINVALID, before writing
-// anything, for a nil entry or one without tenant or action, or one the log
-// could not encode. It is safe for concurrent use.
+// times are set to the store's time. An empty batch appends nothing. It
+// returns EINVALID, before writing anything, for a nil entry or one
+// without tenant or action, or one the log could not encode. It is safe
+// for concurrent use.
 func (db *DB) AppendAudit(ctx context.Context, entries []*vault.AuditEntry) error {
 	if len(entries) == 0 {
 		return nil
@@ -99,13 +100,11 @@ func (db *DB) AppendAudit(ctx context.Context, entries []*vault.AuditEntry) erro
 		}
 	}
 	// One INSERT is its own transaction: no BEGIN and COMMIT around it.
-	// As a commit (see tx.commit), it no longer heeds ctx once sent.
-	if err := ctx.Err(); err != nil {
+	ectx, cancel, err := commitContext(ctx)
+	if err != nil {
 		return fmt.Errorf("postgres.AppendAudit: %w", err)
 	}
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
-	var err error
 	if len(entries) == 1 {
 		_, err = db.pool.Exec(ectx, insertEntrySQL, entryArgs(entries[0])...)
 	} else {

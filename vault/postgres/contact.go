@@ -47,12 +47,12 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 		e = nil
 	}
 	shape, args := createArgs(r, vals, e)
-	// As a commit (see tx.commit), the statement no longer heeds ctx once
-	// sent: the caller learns whether the record was created.
-	if err := ctx.Err(); err != nil {
+	// The statement is its own transaction: the caller learns whether the
+	// record was created.
+	ectx, cancel, err := commitContext(ctx)
+	if err != nil {
 		return fmt.Errorf("postgres.CreateContact: %w", err)
 	}
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	if _, err := db.pool.Exec(ectx, createSQL(shape), args...); err != nil {
 		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
@@ -332,9 +332,11 @@ func checkRecord(r *vault.Record) error {
 	case r.WrappedKey == nil:
 		return vault.Errorf(vault.EINVALID, "Wrapped key is required.")
 	}
-	for _, l := range append(r.Lookups[:len(r.Lookups):len(r.Lookups)], r.Suppression...) {
-		if l.Field == "" || len(l.Token) == 0 {
-			return vault.Errorf(vault.EINVALID, "Lookup field and token are required.")
+	for _, ls := range [][]vault.Lookup{r.Lookups, r.Suppression} {
+		for _, l := range ls {
+			if l.Field == "" || len(l.Token) == 0 {
+				return vault.Errorf(vault.EINVALID, "Lookup field and token are required.")
+			}
 		}
 	}
 	for _, tok := range r.Tokens {

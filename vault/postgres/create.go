@@ -82,10 +82,7 @@ func createArgs(r *vault.Record, vals []any, e *vault.AuditEntry) (createShape, 
 	var s createShape
 	if len(r.Suppression) > 0 {
 		s.suppression = true
-		fields, tokens := make([]string, len(r.Suppression)), make([][]byte, len(r.Suppression))
-		for i, l := range r.Suppression {
-			fields[i], tokens[i] = l.Field, l.Token
-		}
+		fields, tokens, _ := splitLookups(r.Suppression)
 		args = append(args, fields, tokens)
 	}
 	if ls := distinctLookups(r.Lookups); len(ls) > 0 {

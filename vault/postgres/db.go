@@ -294,18 +294,30 @@ const commitTimeout = 30 * time.Second
 // the caller was told the write failed. Waiting gives callers a true answer
 // and, once they return, a settled store.
 func (t *tx) commit(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	cctx, cancel, err := commitContext(ctx)
+	if err != nil {
 		return err
 	}
+	defer cancel()
 	t.queue("commit").Exec(func(ct pgconn.CommandTag) error {
 		if ct.String() != "COMMIT" {
 			return errNotCommitted
 		}
 		return nil
 	})
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-	defer cancel()
-	return t.flush(ctx)
+	return t.flush(cctx)
+}
+
+// commitContext returns the context of a statement that commits (COMMIT,
+// or a statement that is its own transaction): ctx's error if ctx is
+// already done, so that nothing is written; otherwise a context that
+// ignores ctx's cancellation and ends after commitTimeout (see commit).
+func commitContext(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	return cctx, cancel, nil
 }
 
 // rollback ends the transaction if it is still open and releases the
