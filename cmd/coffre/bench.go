@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/coffre/coffre/vault"
+	vhttp "github.com/coffre/coffre/vault/http"
 	"github.com/coffre/coffre/vault/synth"
 )
 
@@ -375,7 +376,7 @@ type cpuSample struct {
 // answer, leaves serverOK false: the report then says nothing of it.
 func (b *bench) sampleCPU(ctx context.Context) cpuSample {
 	var s cpuSample
-	s.driver, s.driverOK = ownCPUSeconds()
+	s.driver, s.driverOK = vhttp.ProcessCPUSeconds()
 	var body []byte
 	if res, _ := b.scraper.request(ctx, http.MethodGet, "/metrics", "", nil, http.StatusOK, &body); res.ok {
 		s.server, s.serverOK = parseCPUMetric(body)

@@ -2,5 +2,5 @@
 
 package http
 
-// processCPUSeconds reports no CPU time where getrusage is missing.
-func processCPUSeconds() (float64, bool) { return 0, false }
+// ProcessCPUSeconds reports no CPU time where getrusage is missing.
+func ProcessCPUSeconds() (float64, bool) { return 0, false }

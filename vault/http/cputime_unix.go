@@ -4,9 +4,10 @@ package http
 
 import "syscall"
 
-// processCPUSeconds returns the user and system CPU time this process has
-// used, in seconds.
-func processCPUSeconds() (float64, bool) {
+// ProcessCPUSeconds returns the user and system CPU time this process has
+// used, in seconds: what /metrics reports as process_cpu_seconds_total,
+// and what coffre bench reports of itself.
+func ProcessCPUSeconds() (float64, bool) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0, false

@@ -33,7 +33,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	if rev := s.svc.PolicyRevision(); rev != "" {
 		fmt.Fprintf(&b, "# HELP coffre_policy_info The policy revision in force.\n# TYPE coffre_policy_info gauge\ncoffre_policy_info{revision=%q} 1\n", rev)
 	}
-	if cpu, ok := processCPUSeconds(); ok {
+	if cpu, ok := ProcessCPUSeconds(); ok {
 		fmt.Fprintf(&b, "# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %g\n", cpu)
 	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
