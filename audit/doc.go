@@ -85,7 +85,10 @@
 // stores the sequence numbers, leaf hashes, returned nodes and new head in
 // one transaction before it swaps in the new Tree. Sequence numbers are
 // then dense whatever the number of concurrent writers, and hashing costs
-// the writers nothing.
+// the writers nothing. Entries that record no change (reads) have no
+// transaction to join: Log.Append numbers them after the pending ones and
+// has the store insert them already sequenced, with the new head, in the
+// same kind of transaction.
 //
 // Proofs and roots of past sizes come from storage. Storing only the leaf
 // hashes would make a proof in a log of a million entries rehash up to half

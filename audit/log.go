@@ -42,8 +42,9 @@ type LogOptions struct {
 	// if the size changed since the last one. Default
 	// DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
-	// BatchSize is the most entries numbered by one Store.SequenceAudit
-	// call. Default DefaultBatchSize.
+	// BatchSize is the most pending entries numbered by one
+	// Store.SequenceAudit call (the entries of one Append join the last
+	// call whatever their number). Default DefaultBatchSize.
 	BatchSize int
 	// Logger receives operational messages: sizes, counts, row ids and
 	// errors, never the content of an entry. Default: discard.
@@ -67,6 +68,16 @@ type LogOptions struct {
 // Store.SequenceAudit, which, in one transaction, checks that the stored
 // tree head is still the one the numbering started from, sets each entry's
 // number exactly once, stores the node hashes and the new head.
+//
+// Entries that record no change (a read, a search, a refusal) have no
+// transaction of their own to join. Append numbers them at once instead:
+// it hashes them after the entries sequenced so far and has
+// Store.SequenceAudit insert them already numbered, with the nodes and the
+// new head, under the same head check. A read is then answered only once
+// its entry is in the tree, and the store writes each such entry once
+// rather than inserting it and numbering it later. They may be numbered
+// before the entry of a change committed a moment earlier and still
+// pending, by up to one SequenceInterval.
 //
 // Sequence numbers are therefore dense and gap-free whatever the number of
 // writers: they are assigned by one party from the size of the head it
@@ -118,6 +129,7 @@ type Log struct {
 	mu     sync.Mutex
 	tree   *Tree  // the head the next batch is numbered from; nil until loaded
 	head   []byte // tree as the store holds it: the prevHead of the next batch
+	enc    []byte // the encoding buffer of number
 	cpSize uint64 // size of the latest checkpoint known
 	hasCP  bool   // whether cpSize is known to be stored
 
@@ -515,50 +527,90 @@ func (l *Log) sequence(ctx context.Context) (uint64, error) {
 	if err := l.refresh(ctx); err != nil {
 		return l.Size(), err
 	}
-	seqs := make([]Sequenced, 0, l.batch)
-	leaves := make([][]byte, 0, l.batch)
-	var enc []byte
-	moved := 0
+	n, err := l.sequenceBatches(ctx, nil)
+	if err != nil {
+		return l.Size(), err
+	}
+	if n == 0 {
+		// Another process may have sequenced the entries committed before
+		// this pass since the head was read: read it again, so that the
+		// size returned covers them.
+		if err := l.refresh(ctx); err != nil {
+			return l.Size(), err
+		}
+	}
+	return l.Size(), nil
+}
+
+// Append adds entries that record no change of their own (reads,
+// searches, refusals) to the log at once, without the pending stage: in
+// one Store.SequenceAudit call it numbers the entries pending in the
+// store, then these after them, and stores them as new entries with the
+// tree nodes and the new head. Every entry committed before the call is
+// thus numbered before the appended ones. It returns once they are
+// durable and in the tree, or fails and stores none of them. Entries are
+// appended in the order given; a zero Time is set to the Log's clock (the
+// entries are copied, not changed). It returns an error wrapping
+// ErrInvalidEntry, before storing them, if one cannot be encoded.
+//
+// An entry that records a change must still commit with the change, in
+// its transaction, and be sequenced from there (see Sequencing): Append
+// is for the entries that have no transaction of their own to join.
+func (l *Log) Append(ctx context.Context, entries ...*Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	fresh := make([]Entry, len(entries))
+	now := l.now()
+	for i, e := range entries {
+		if e == nil {
+			return fmt.Errorf("audit.Log.Append: entry %d: %w: nil", i, ErrInvalidEntry)
+		}
+		fresh[i] = *e
+		if fresh[i].Time.IsZero() {
+			fresh[i].Time = now
+		}
+		if _, err := fresh[i].Encode(); err != nil {
+			return fmt.Errorf("audit.Log.Append: entry %d: %w", i, err)
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tree == nil {
+		if err := l.refresh(ctx); err != nil {
+			return fmt.Errorf("audit.Log.Append: %w", err)
+		}
+	}
+	if _, err := l.sequenceBatches(ctx, fresh); err != nil {
+		return fmt.Errorf("audit.Log.Append: %w", err)
+	}
+	return nil
+}
+
+// sequenceBatches numbers and stores the pending entries in batches of
+// l.batch, with fresh after the pending ones of the last batch, until a
+// batch comes back short; when another process moved the head, it reloads
+// it and reads the pending entries again. It returns how many entries it
+// stored. Callers hold l.mu.
+func (l *Log) sequenceBatches(ctx context.Context, fresh []Entry) (int, error) {
+	stored, moved := 0, 0
 	for {
 		pending, err := l.store.PendingAudit(ctx, l.batch)
 		if err != nil {
-			return l.Size(), err
+			return stored, err
 		}
-		if len(pending) == 0 {
-			// Another process may have sequenced the entries committed
-			// before this pass since the head was read: read it again, so
-			// that the size returned covers them.
-			if err := l.refresh(ctx); err != nil {
-				return l.Size(), err
-			}
-			return l.Size(), nil
+		last := len(pending) < l.batch
+		var add []Entry
+		if last {
+			add = fresh
 		}
-		seqs, leaves = seqs[:0], leaves[:0]
+		if len(pending) == 0 && len(add) == 0 {
+			return stored, nil
+		}
 		size := l.tree.Size()
-		hashes := make([]byte, len(pending)*HashSize) // one allocation for the batch's leaf hashes
-		for i, p := range pending {
-			if p.Entry == nil {
-				return l.Size(), fmt.Errorf("entry row %d: no entry", p.ID)
-			}
-			e := *p.Entry
-			e.Seq = size + uint64(i)
-			// The leaf hash, as Entry.LeafHash, in a reused buffer.
-			if enc, err = e.AppendEncode(append(enc[:0], leafPrefix)); err != nil {
-				return l.Size(), fmt.Errorf("entry row %d: %w", p.ID, err)
-			}
-			sum := sha256.Sum256(enc)
-			h := hashes[i*HashSize : (i+1)*HashSize : (i+1)*HashSize]
-			copy(h, sum[:])
-			seqs = append(seqs, Sequenced{ID: p.ID, Seq: e.Seq, LeafHash: h})
-			leaves = append(leaves, h)
-		}
-		next, nodes, err := l.tree.Append(leaves...)
+		seqs, nodes, next, head, err := l.number(pending, add)
 		if err != nil {
-			return l.Size(), err
-		}
-		head, err := next.MarshalBinary()
-		if err != nil {
-			return l.Size(), err
+			return stored, err
 		}
 		start := time.Now()
 		err = l.store.SequenceAudit(ctx, l.head, seqs, nodes, head)
@@ -567,25 +619,74 @@ func (l *Log) sequence(ctx context.Context) (uint64, error) {
 			moved++
 			l.logger.Debug("audit log: head moved; reloading", "size", size, "attempt", moved)
 			if err := l.refresh(ctx); err != nil {
-				return l.Size(), err
+				return stored, err
 			}
 			if l.tree.Size() <= size {
 				// Heads only grow: a head that did not is a store fault,
 				// and retrying would spin.
-				return l.Size(), fmt.Errorf("store reports the head of size %d moved, but it is of size %d", size, l.tree.Size())
+				return stored, fmt.Errorf("store reports the head of size %d moved, but it is of size %d", size, l.tree.Size())
 			}
 			continue
 		}
 		if err != nil {
-			return l.Size(), err
+			return stored, err
 		}
 		l.tree, l.head = next, head
 		l.size.Store(next.Size())
+		stored += len(seqs)
 		l.logger.Debug("audit log: sequenced", "entries", len(seqs), "size", next.Size(), "took", time.Since(start))
-		if len(pending) < l.batch {
-			return next.Size(), nil
+		if last {
+			return stored, nil
 		}
 	}
+}
+
+// number numbers pending, then fresh (whose Seq it sets), from the size of
+// l.tree, and returns what Store.SequenceAudit stores and the tree they
+// make. Callers hold l.mu.
+func (l *Log) number(pending []Pending, fresh []Entry) (seqs []Sequenced, nodes []Node, next *Tree, head []byte, err error) {
+	size := l.tree.Size()
+	n := len(pending) + len(fresh)
+	seqs = make([]Sequenced, n)
+	leaves := make([][]byte, n)
+	hashes := make([]byte, n*HashSize) // one allocation for the batch's leaf hashes
+	leaf := func(i int, e *Entry) error {
+		// The leaf hash, as Entry.LeafHash, in a reused buffer.
+		var err error
+		if l.enc, err = e.AppendEncode(append(l.enc[:0], leafPrefix)); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(l.enc)
+		leaves[i] = hashes[i*HashSize : (i+1)*HashSize : (i+1)*HashSize]
+		copy(leaves[i], sum[:])
+		return nil
+	}
+	for i, p := range pending {
+		if p.Entry == nil {
+			return nil, nil, nil, nil, fmt.Errorf("entry row %d: no entry", p.ID)
+		}
+		e := *p.Entry
+		e.Seq = size + uint64(i)
+		if err := leaf(i, &e); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("entry row %d: %w", p.ID, err)
+		}
+		seqs[i] = Sequenced{ID: p.ID, Seq: e.Seq, LeafHash: leaves[i]}
+	}
+	for j := range fresh {
+		i, e := len(pending)+j, &fresh[j]
+		e.Seq = size + uint64(i)
+		if err := leaf(i, e); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("new entry %d: %w", j, err)
+		}
+		seqs[i] = Sequenced{Seq: e.Seq, LeafHash: leaves[i], Entry: e}
+	}
+	if next, nodes, err = l.tree.Append(leaves...); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if head, err = next.MarshalBinary(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	return seqs, nodes, next, head, nil
 }
 
 // checkpoint sequences, then stores a checkpoint of the size unless one is

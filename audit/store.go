@@ -18,11 +18,15 @@ type Pending struct {
 	Entry *Entry
 }
 
-// Sequenced assigns a sequence number and a leaf hash to a pending entry.
+// Sequenced assigns a sequence number and a leaf hash to an entry: to the
+// pending row ID, or, when Entry is set, to a new entry that the store
+// inserts already sequenced (Log.Append), with ID unused.
 type Sequenced struct {
 	ID       int64
 	Seq      uint64
 	LeafHash []byte
+	// Entry is the new entry, with Seq set, or nil for a pending row.
+	Entry *Entry
 }
 
 // StoredCheckpoint is a signed checkpoint as a store keeps it.
@@ -48,9 +52,11 @@ type Store interface {
 
 	// SequenceAudit, in one transaction, checks that the stored head is
 	// still prevHead (nil for an empty log; ErrHeadMoved otherwise), sets
-	// the sequence number and leaf hash of each entry (each exactly once:
-	// an entry already sequenced fails the whole call), stores the node
-	// hashes Tree.Append returned, and replaces the head with head.
+	// the sequence number and leaf hash of each pending entry (each exactly
+	// once: an entry already sequenced fails the whole call), inserts each
+	// new entry (Sequenced.Entry) with its number and leaf hash, stores the
+	// node hashes Tree.Append returned, and replaces the head with head.
+	// The new entries follow the pending ones: their numbers are larger.
 	SequenceAudit(ctx context.Context, prevHead []byte, entries []Sequenced, nodes []Node, head []byte) error
 
 	// AddCheckpoint stores a signed checkpoint of the given size. Storing a

@@ -34,7 +34,12 @@ var _ AuditLog = (*audit.Log)(nil)
 
 // SetAuditLog gives the service the log behind the audit operations.
 // Without one, they fail with EUNAVAILABLE.
-func (s *Service) SetAuditLog(l AuditLog) { s.log = l }
+func (s *Service) SetAuditLog(l AuditLog) {
+	s.log = l
+	if a, ok := l.(entryAppender); ok {
+		s.audit.appendTo(a)
+	}
+}
 
 // AuditEntries lists audit entries of p's tenant, every entry appended so
 // far sequenced first. A dpo sees them

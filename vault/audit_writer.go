@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/coffre/coffre/audit"
 )
 
 // auditWriter appends the audit entries that record no data change (reads,
@@ -15,8 +18,17 @@ import (
 // batch commits, the next one gathers, so batches grow with load and a
 // single writer keeps up with many readers (SQLite has one writer anyway;
 // on PostgreSQL it turns a commit per read into a commit per batch).
+//
+// Once the service has an audit log that can append (audit.Log.Append),
+// a batch goes to the log rather than to the store: the log numbers the
+// entries and stores them sequenced, with the new tree head, in one
+// statement, so an answered read is already in the tree and the store
+// writes its entry once instead of inserting it pending and numbering it
+// later.
 type auditWriter struct {
 	store Store
+	// log, when it holds an entryAppender, takes the batches.
+	log atomic.Value
 
 	once    sync.Once
 	reqs    chan *auditReq
@@ -92,7 +104,7 @@ func (w *auditWriter) run() {
 			}
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), auditAppendTimeout)
-		err := w.store.AppendAudit(ctx, entries)
+		err := w.write(ctx, entries)
 		cancel()
 		if err != nil {
 			err = fmt.Errorf("vault.auditWriter: %w", err)
@@ -103,6 +115,30 @@ func (w *auditWriter) run() {
 		clear(batch)
 		clear(entries)
 	}
+}
+
+// entryAppender is the part of the audit log that appends entries that
+// record no change at once, sequenced (audit.Log.Append).
+type entryAppender interface {
+	Append(ctx context.Context, entries ...*audit.Entry) error
+}
+
+// appendTo makes the writer hand its batches to l.
+func (w *auditWriter) appendTo(l entryAppender) { w.log.Store(&l) }
+
+// write stores one batch, through the log if there is one.
+func (w *auditWriter) write(ctx context.Context, entries []*AuditEntry) error {
+	if l, _ := w.log.Load().(*entryAppender); l != nil {
+		les := make([]*audit.Entry, len(entries))
+		for i, e := range entries {
+			if e == nil {
+				return Errorf(EINVALID, "An audit entry is required.")
+			}
+			les[i] = e.LogEntry()
+		}
+		return (*l).Append(ctx, les...)
+	}
+	return w.store.AppendAudit(ctx, entries)
 }
 
 // close stops the writer; appends in flight complete first.

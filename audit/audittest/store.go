@@ -202,6 +202,21 @@ func (s *Store) SequenceAudit(ctx context.Context, prevHead []byte, entries []au
 	size := uint64(len(s.bySeq))
 	seen := map[int64]bool{}
 	for i, e := range entries {
+		if e.Entry != nil {
+			// A new entry, inserted sequenced, after the pending ones.
+			switch {
+			case e.Seq != size+uint64(i) || e.Entry.Seq != e.Seq:
+				return fmt.Errorf("audittest.SequenceAudit: new entry numbered %d, want %d", e.Seq, size+uint64(i))
+			case len(e.LeafHash) != audit.HashSize:
+				return fmt.Errorf("audittest.SequenceAudit: new entry %d: leaf hash of %d bytes", e.Seq, len(e.LeafHash))
+			case i+1 < len(entries) && entries[i+1].Entry == nil:
+				return fmt.Errorf("audittest.SequenceAudit: pending row %d after a new entry", entries[i+1].ID)
+			}
+			if _, err := e.Entry.Encode(); err != nil {
+				return fmt.Errorf("audittest.SequenceAudit: new entry %d: %w", e.Seq, err)
+			}
+			continue
+		}
 		switch {
 		case e.ID < 1 || e.ID > int64(len(s.rows)):
 			return fmt.Errorf("audittest.SequenceAudit: row %d does not exist", e.ID)
@@ -233,6 +248,14 @@ func (s *Store) SequenceAudit(ctx context.Context, prevHead []byte, entries []au
 		return fmt.Errorf("audittest.SequenceAudit: %w", err)
 	}
 	for _, e := range entries {
+		if e.Entry != nil {
+			ne := *e.Entry
+			ne.Fields = slices.Clone(ne.Fields)
+			ne.Sealed = bytes.Clone(ne.Sealed)
+			s.rows = append(s.rows, row{entry: ne, sequenced: true, seq: e.Seq, leaf: bytes.Clone(e.LeafHash)})
+			s.bySeq = append(s.bySeq, len(s.rows)-1)
+			continue
+		}
 		r := &s.rows[e.ID-1]
 		r.sequenced, r.seq, r.leaf = true, e.Seq, bytes.Clone(e.LeafHash)
 		s.bySeq = append(s.bySeq, int(e.ID-1))

@@ -30,7 +30,13 @@
 // (and WAL flushes, which PostgreSQL groups) proceed in parallel; the
 // one-row counter of the first schema, which serialised every audited
 // write, is gone. AppendAudit appends entries that record no change
-// (reads, searches, denials) as one INSERT per batch, its own transaction.
+// (reads, searches, denials) as one INSERT per batch, its own transaction;
+// the server's log appends them numbered instead (audit.Log.Append), which
+// SequenceAudit stores, when nothing is pending, in one statement: an
+// INSERT whose WITH clause replaces the head only if it is still the one
+// the batch was numbered from, and whose rows and nodes are written only
+// if it was (sequence_append.go). Such an entry is written once; an entry
+// of a change is inserted pending and numbered by an UPDATE later.
 //
 // DB implements audit.Store for the log's sequencer: PendingAudit reads
 // the pending rows by id, and SequenceAudit sets their seq and leaf hash

@@ -66,9 +66,12 @@ func (db *DB) AuditHead(ctx context.Context) ([]byte, error) {
 // SequenceAudit stores a batch of the sequencer's work in one transaction:
 // it locks the head row and checks it still holds prevHead (nil for an
 // empty log), else returns an error wrapping audit.ErrHeadMoved and changes
-// nothing; it sets the seq and leaf hash of every entry in one statement,
-// and fails the whole call with ECONFLICT if any of them is already
-// sequenced or absent; it stores nodes and replaces the head with head.
+// nothing; it sets the seq and leaf hash of every pending entry in one
+// statement, and fails the whole call with ECONFLICT if any of them is
+// already sequenced or absent; it inserts the new entries (Entry set,
+// after the pending ones) with their seq and leaf hash; it stores nodes
+// and replaces the head with head. A batch of new entries alone, on a log
+// that has a head, is a single statement (appendSequenced).
 //
 // The batch must extend prevHead: head's size is prevHead's plus
 // len(entries), and the entries' sequence numbers are exactly the new
@@ -77,7 +80,7 @@ func (db *DB) AuditHead(ctx context.Context) ([]byte, error) {
 // written. The row lock on the head serialises concurrent sequencers; it
 // is safe for concurrent use.
 func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audit.Sequenced, nodes []audit.Node, head []byte) error {
-	ids, seqs, leaves, err := sequencedArrays(prevHead, entries, head)
+	ids, seqs, leaves, fresh, err := sequencedArrays(prevHead, entries, head)
 	if err != nil {
 		// A batch that does not extend prevHead is invalid only when
 		// prevHead is the stored head; otherwise the sequencer is stale,
@@ -90,6 +93,19 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 	levels, idxs, hashes, err := nodeArrays(nodes)
 	if err != nil {
 		return fmt.Errorf("postgres.SequenceAudit: %w", err)
+	}
+	var freshArgs []any
+	if len(fresh) > 0 {
+		if freshArgs, err = db.freshArrays(fresh); err != nil {
+			return fmt.Errorf("postgres.SequenceAudit: %w", err)
+		}
+		if len(ids) == 0 && prevHead != nil {
+			// Only new entries on a log that has a head: one statement.
+			if err := db.appendSequenced(ctx, prevHead, head, levels, idxs, hashes, freshArgs); err != nil {
+				return fmt.Errorf("postgres.SequenceAudit: %w", err)
+			}
+			return nil
+		}
 	}
 
 	t, err := db.begin(ctx)
@@ -133,7 +149,10 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 			vault.Errorf(vault.ECONFLICT, "An audit entry is already sequenced or does not exist."))
 	}
 
-	// Second round trip: nodes, head and commit.
+	// Second round trip: new entries, nodes, head and commit.
+	if len(fresh) > 0 {
+		t.queue(insertSequencedSQL, freshArgs...)
+	}
 	if len(nodes) > 0 {
 		t.queue(`INSERT INTO audit_nodes (level, idx, hash)
 			SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[])`, levels, idxs, hashes)
@@ -147,37 +166,50 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 }
 
 // sequencedArrays checks that entries and head extend prevHead and returns
-// the columns of the update.
-func sequencedArrays(prevHead []byte, entries []audit.Sequenced, head []byte) (ids, seqs []int64, leaves [][]byte, err error) {
+// the columns of the update of the pending entries, and the new entries
+// (audit.Sequenced.Entry set), which must come last and take the largest
+// numbers.
+func sequencedArrays(prevHead []byte, entries []audit.Sequenced, head []byte) (ids, seqs []int64, leaves [][]byte, fresh []audit.Sequenced, err error) {
 	var from uint64
 	if prevHead != nil {
 		prev, err := audit.UnmarshalTree(prevHead)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%w: previous head: %w", vault.Errorf(vault.EINVALID, "Invalid tree head."), err)
+			return nil, nil, nil, nil, fmt.Errorf("%w: previous head: %w", vault.Errorf(vault.EINVALID, "Invalid tree head."), err)
 		}
 		from = prev.Size()
 	}
 	next, err := audit.UnmarshalTree(head)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: head: %w", vault.Errorf(vault.EINVALID, "Invalid tree head."), err)
+		return nil, nil, nil, nil, fmt.Errorf("%w: head: %w", vault.Errorf(vault.EINVALID, "Invalid tree head."), err)
 	}
 	if next.Size() < from || next.Size()-from != uint64(len(entries)) {
-		return nil, nil, nil, vault.Errorf(vault.EINVALID, "The head of size %d does not add %d entries to size %d.",
+		return nil, nil, nil, nil, vault.Errorf(vault.EINVALID, "The head of size %d does not add %d entries to size %d.",
 			next.Size(), len(entries), from)
 	}
 	seen := make([]bool, len(entries))
-	ids, seqs, leaves = make([]int64, len(entries)), make([]int64, len(entries)), make([][]byte, len(entries))
+	n := len(entries)
+	for n > 0 && entries[n-1].Entry != nil {
+		n--
+	}
+	ids, seqs, leaves, fresh = make([]int64, n), make([]int64, n), make([][]byte, n), entries[n:]
 	for i, s := range entries {
 		if s.Seq < from || s.Seq >= next.Size() || seen[s.Seq-from] {
-			return nil, nil, nil, vault.Errorf(vault.EINVALID, "Sequence numbers must be %d to %d, once each.", from, next.Size()-1)
+			return nil, nil, nil, nil, vault.Errorf(vault.EINVALID, "Sequence numbers must be %d to %d, once each.", from, next.Size()-1)
 		}
 		seen[s.Seq-from] = true
 		if len(s.LeafHash) != audit.HashSize {
-			return nil, nil, nil, vault.Errorf(vault.EINVALID, "A leaf hash must be %d bytes.", audit.HashSize)
+			return nil, nil, nil, nil, vault.Errorf(vault.EINVALID, "A leaf hash must be %d bytes.", audit.HashSize)
 		}
-		ids[i], seqs[i], leaves[i] = s.ID, int64(s.Seq), s.LeafHash
+		switch {
+		case i < n && s.Entry != nil:
+			return nil, nil, nil, nil, vault.Errorf(vault.EINVALID, "New audit entries must follow the pending ones.")
+		case i >= n && (s.Seq < from+uint64(n) || s.Entry.Seq != s.Seq):
+			return nil, nil, nil, nil, vault.Errorf(vault.EINVALID, "A new audit entry must be numbered after the pending ones, as its Seq.")
+		case i < n:
+			ids[i], seqs[i], leaves[i] = s.ID, int64(s.Seq), s.LeafHash
+		}
 	}
-	return ids, seqs, leaves, nil
+	return ids, seqs, leaves, fresh, nil
 }
 
 // nodeArrays checks nodes and returns the columns of audit_nodes.

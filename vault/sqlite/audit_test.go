@@ -40,6 +40,13 @@ var refusals = []struct{ name, sql string }{
 	{"DeleteAll", `DELETE FROM audit_entries`},
 	{"InsertSequenced", `INSERT INTO audit_entries (seq, leaf_hash, time, tenant_id, actor_id, actor_role, action, subject,
 		purpose, outcome, request_id, decision_id, policy_revision) VALUES (100000, zeroblob(32), 0, 't', '', '', 'a', '', '', '', '', '', '')`},
+	// A numbered entry enters only as the next one (300), with its leaf.
+	{"InsertAtTakenSeq", `INSERT INTO audit_entries (seq, leaf_hash, time, tenant_id, actor_id, actor_role, action, subject,
+		purpose, outcome, request_id, decision_id, policy_revision) VALUES (5, zeroblob(32), 0, 't', '', '', 'a', '', '', '', '', '', '')`},
+	{"InsertPastNext", `INSERT INTO audit_entries (seq, leaf_hash, time, tenant_id, actor_id, actor_role, action, subject,
+		purpose, outcome, request_id, decision_id, policy_revision) VALUES (301, zeroblob(32), 0, 't', '', '', 'a', '', '', '', '', '', '')`},
+	{"InsertNextWithoutLeaf", `INSERT INTO audit_entries (seq, time, tenant_id, actor_id, actor_role, action, subject,
+		purpose, outcome, request_id, decision_id, policy_revision) VALUES (300, 0, 't', '', '', 'a', '', '', '', '', '', '')`},
 	{"ReplaceEntry", `REPLACE INTO audit_entries (id, time, tenant_id, actor_id, actor_role, action, subject,
 		purpose, outcome, request_id, decision_id, policy_revision)
 		SELECT id, time, tenant_id, actor_id, actor_role, action, subject, 'forged', outcome, request_id, decision_id, policy_revision

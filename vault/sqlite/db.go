@@ -73,6 +73,7 @@ type writeStmts struct {
 	insertUnique, insertShared, deleteUnique, deleteShared       *sql.Stmt
 	insertToken, deleteToken                                     *sql.Stmt
 	appendEntry, sequenceEntries, insertTenant, insertAPIToken   *sql.Stmt
+	appendSequenced                                              *sql.Stmt
 }
 
 func (st *writeStmts) list() map[**sql.Stmt]string {
@@ -96,6 +97,7 @@ func (st *writeStmts) list() map[**sql.Stmt]string {
 		&st.deleteToken:     qDeleteToken,
 		&st.appendEntry:     qAppendEntry,
 		&st.sequenceEntries: qSequenceEntries,
+		&st.appendSequenced: qAppendSequenced,
 		&st.insertTenant:    qInsertTenant,
 		&st.insertAPIToken:  qInsertAPIToken,
 	}

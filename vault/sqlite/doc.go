@@ -36,15 +36,18 @@
 // they were committed: SequenceAudit checks the tree head and stores a
 // batch's numbers, leaf hashes, tree nodes and new head in one write, so
 // sequencers in one process or several agree. AppendAudit appends the
-// entries of reads, searches and denials in one write.
+// entries of reads, searches and denials in one write, pending; the
+// server's log appends them numbered instead (audit.Log.Append), as new
+// entries of a SequenceAudit batch, so each is written once.
 //
 // The log is append-only in the file itself: triggers refuse any DELETE on
 // audit_entries, audit_nodes and audit_checkpoints, any UPDATE of nodes
 // and checkpoints, any UPDATE of an entry but the sequencer's setting of
-// its number and leaf hash once, and any INSERT that would replace a row.
-// Whoever may rewrite the schema may drop them; the log's hashes and
-// signed checkpoints then show what was changed (see the migration
-// 002_audit_log and package audit).
+// its number and leaf hash once, any INSERT that would replace a row, and
+// any INSERT of a numbered entry but the next one of the log. Whoever may
+// rewrite the schema may drop them; the log's hashes and signed
+// checkpoints then show what was changed (see the migrations 002_audit_log
+// and 006_audit_append, and package audit).
 //
 // # Durability and erasure
 //

@@ -104,10 +104,11 @@ func readHead(ctx context.Context, q querier) ([]byte, error) {
 // the same file, commits between its check and its writes:
 // it reads the head and checks it still holds prevHead (nil for an empty
 // log), else returns an error wrapping audit.ErrHeadMoved and changes
-// nothing; it sets the seq and leaf hash of every entry, and fails the
-// whole call with ECONFLICT, changing nothing, if any of them is already
-// sequenced, absent or listed twice; it stores nodes and replaces the head
-// with head.
+// nothing; it sets the seq and leaf hash of every pending entry, and fails
+// the whole call with ECONFLICT, changing nothing, if any of them is
+// already sequenced, absent or listed twice; it inserts the new entries
+// (Entry set, after the pending ones, in seq order) with their seq and
+// leaf hash; it stores nodes and replaces the head with head.
 //
 // The batch must extend prevHead: head's size is prevHead's plus
 // len(entries), and the entries' sequence numbers are exactly the new
@@ -133,6 +134,7 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 		}
 	}
 
+	now := db.now()
 	err = db.write(ctx, func(tx *wtx) error {
 		stored, err := readHead(ctx, tx)
 		if err != nil {
@@ -156,17 +158,26 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 			return err
 		}
 
-		if len(entries) > 0 {
-			pairs, leaves := sequencedArgs(entries)
+		pending, fresh, err := splitFresh(entries)
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			pairs, leaves := sequencedArgs(pending)
 			res, err := tx.exec(tx.st.sequenceEntries, pairs, leaves)
 			if err != nil {
 				return err
 			}
 			if n, err := res.RowsAffected(); err != nil {
 				return err
-			} else if n != int64(len(entries)) {
-				return fmt.Errorf("%d of %d entries pending: %w", n, len(entries),
+			} else if n != int64(len(pending)) {
+				return fmt.Errorf("%d of %d entries pending: %w", n, len(pending),
 					vault.Errorf(vault.ECONFLICT, "An audit entry is already sequenced or does not exist."))
+			}
+		}
+		for i, s := range fresh {
+			if err := appendSequencedTo(tx, s, now); err != nil {
+				return fmt.Errorf("new entry %d: %w", i, err)
 			}
 		}
 		for _, n := range nodes {

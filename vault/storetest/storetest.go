@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) vault.Store) {
 	t.Run("Token", func(t *testing.T) { testToken(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("AuditLog", func(t *testing.T) { testAuditLog(t, open) })
+	t.Run("AuditAppend", func(t *testing.T) { testAuditAppend(t, open) })
 	t.Run("SequenceBatch", func(t *testing.T) { testSequenceBatch(t, open) })
 	t.Run("Context", func(t *testing.T) { testContext(t, open) })
 	t.Run("Invalid", func(t *testing.T) { testInvalid(t, open) })

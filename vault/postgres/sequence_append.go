@@ -1,0 +1,79 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/coffre/coffre/audit"
+	"github.com/coffre/coffre/vault"
+)
+
+// insertSequencedSQL inserts new entries already sequenced (audit.Log.Append):
+// the sequence numbers and leaf hashes, then the arrays of insertEntriesSQL.
+const insertSequencedSQL = `INSERT INTO audit_entries (seq, leaf_hash, ` + entryColumns + `)
+SELECT u.seq, u.leaf_hash, u.time, u.tenant_id, u.actor_id, u.actor_role, u.action, u.subject, u.fields::text[],
+	u.purpose, u.outcome, u.request_id, u.decision_id, u.policy_revision, u.sealed
+FROM unnest($1::bigint[], $2::bytea[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
+	$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bytea[])
+	AS u (seq, leaf_hash, time, tenant_id, actor_id, actor_role, action, subject, fields, purpose, outcome,
+		request_id, decision_id, policy_revision, sealed)`
+
+// appendSequencedSQL is a batch of new entries on a log that has a head,
+// in one statement that is its own transaction: it replaces the head only
+// if it is still the one the batch was numbered from ($2), and inserts the
+// entries and the nodes only if it did. Once that UPDATE has the head
+// row's lock, it sees every sequencing committed before, so a moved head
+// leaves it with no row and the statement writes nothing.
+const appendSequencedSQL = `WITH h AS (
+	UPDATE audit_head SET tree = $1 WHERE id AND tree = $2 RETURNING 1
+), n AS (
+	INSERT INTO audit_nodes (level, idx, hash)
+	SELECT * FROM unnest($3::smallint[], $4::bigint[], $5::bytea[]) WHERE EXISTS (SELECT FROM h)
+)
+INSERT INTO audit_entries (seq, leaf_hash, ` + entryColumns + `)
+SELECT u.seq, u.leaf_hash, u.time, u.tenant_id, u.actor_id, u.actor_role, u.action, u.subject, u.fields::text[],
+	u.purpose, u.outcome, u.request_id, u.decision_id, u.policy_revision, u.sealed
+FROM unnest($6::bigint[], $7::bytea[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[],
+	$13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::bytea[])
+	AS u (seq, leaf_hash, time, tenant_id, actor_id, actor_role, action, subject, fields, purpose, outcome,
+		request_id, decision_id, policy_revision, sealed)
+WHERE EXISTS (SELECT FROM h)`
+
+// freshArrays checks the new entries of a batch as AppendAudit checks an
+// entry, except that a zero time is refused (the leaf hash was computed
+// over the time given), and returns the arguments of insertSequencedSQL.
+func (db *DB) freshArrays(fresh []audit.Sequenced) ([]any, error) {
+	seqs, leaves := make([]int64, len(fresh)), make([][]byte, len(fresh))
+	entries := make([]*vault.AuditEntry, len(fresh))
+	for i, s := range fresh {
+		e := vault.AuditEntryOf(s.Entry)
+		if e.Time.IsZero() {
+			return nil, vault.Errorf(vault.EINVALID, "A new audit entry must have its time.")
+		}
+		if err := db.checkEntry(e); err != nil {
+			return nil, fmt.Errorf("new entry %d: %w", i, err)
+		}
+		seqs[i], leaves[i], entries[i] = int64(s.Seq), s.LeafHash, e
+	}
+	return append([]any{seqs, leaves}, entryArrays(entries)...), nil
+}
+
+// appendSequenced stores new entries, nodes and head with appendSequencedSQL,
+// and returns an error wrapping audit.ErrHeadMoved if the head was not
+// prevHead.
+func (db *DB) appendSequenced(ctx context.Context, prevHead, head []byte, levels []int16, idxs []int64, hashes [][]byte, freshArgs []any) error {
+	cctx, cancel, err := commitContext(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	args := append([]any{head, prevHead, levels, idxs, hashes}, freshArgs...)
+	ct, err := db.pool.Exec(cctx, appendSequencedSQL, args...)
+	if err != nil {
+		return mapError(err)
+	}
+	if ct.RowsAffected() == 0 {
+		return audit.ErrHeadMoved
+	}
+	return nil
+}
