@@ -208,6 +208,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"bench", "--token", "x", "--ops", "create,fly"}, `unknown op "fly"`},
 		{[]string{"bench", "--token", "x", "--ops", "get:3,create"}, "op:N for every op"},
 		{[]string{"bench", "--token", "x", "--concurrency", "0"}, "--concurrency must be"},
+		{[]string{"bench", "--token", "x", "--procs", "-1"}, "--procs must be"},
 		{[]string{"bench", "--token", "x", "--duration", "3h"}, "--duration must be"},
 		{[]string{"version", "--verbose"}, "flag provided but not defined"},
 	} {
