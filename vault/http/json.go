@@ -14,16 +14,26 @@ import (
 	"github.com/coffre/coffre/vault"
 )
 
-// writeJSON answers with v as JSON.
+// writeJSON answers with v as JSON: as json.Marshal encodes it, through
+// appendJSON into a pooled buffer when v is a contact view.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("http.writeJSON: %w", err))
-		return
+	bp := jsonBuffers.Get().(*[]byte)
+	defer putJSONBuffer(bp)
+	b, ok := appendJSON((*bp)[:0], v)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			s.writeError(w, r, fmt.Errorf("http.writeJSON: %w", err))
+			return
+		}
+	}
+	b = append(b, '\n')
+	if ok {
+		*bp = b // Write does not keep b: it goes back to the pool
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(b)
 }
 
 // readBody reads the JSON object in r's body: application/json, at most
