@@ -114,28 +114,37 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(rw, r)
 		aborted = false
+		duration := time.Since(start)
+		status := rw.statusCode()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		ctx := r.Context()
+		if !s.log.Enabled(ctx, level) {
+			return
+		}
 		method := r.Method
 		if !slices.Contains(loggedMethods, method) {
 			method = "OTHER"
 		}
-		attrs := []slog.Attr{
+		// At most eight attributes: an array on the stack rather than a
+		// slice grown on the heap for every request.
+		var buf [8]slog.Attr
+		attrs := append(buf[:0],
 			slog.String("method", method),
 			slog.String("route", routePattern(r)),
-			slog.Int("status", rw.statusCode()),
+			slog.Int("status", status),
 			slog.Int64("bytes", rw.bytes),
-			slog.Duration("duration", time.Since(start)),
-		}
-		if info := infoFrom(r.Context()); info != nil {
+			slog.Duration("duration", duration),
+		)
+		if info := infoFrom(ctx); info != nil {
 			attrs = append(attrs, slog.String("request_id", info.id), slog.String("token_id", info.tokenID))
 			if info.code != "" {
 				attrs = append(attrs, slog.String("code", info.code))
 			}
 		}
-		level := slog.LevelInfo
-		if rw.statusCode() >= 500 {
-			level = slog.LevelError
-		}
-		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+		s.log.LogAttrs(ctx, level, "request", attrs...)
 	})
 }
 
