@@ -556,8 +556,8 @@ func (s *Service) open(ctx context.Context, r *Record, obligations map[string]st
 			return nil, fmt.Errorf("vault.open: field %s: %w", f.Name, err)
 		}
 		if f.List() {
-			var ss []string
-			if err := json.Unmarshal(pt, &ss); err != nil {
+			ss, err := decodeList(pt)
+			if err != nil {
 				return nil, fmt.Errorf("vault.open: field %s: %w", f.Name, err)
 			}
 			c.Fields[f.Name] = ss
@@ -572,8 +572,8 @@ func (s *Service) open(ctx context.Context, r *Record, obligations map[string]st
 			if err != nil {
 				return nil, fmt.Errorf("vault.open: consent %s: %w", k, err)
 			}
-			var sc sealedConsent
-			if err := json.Unmarshal(pt, &sc); err != nil {
+			sc, err := decodeSealedConsent(pt)
+			if err != nil {
 				return nil, fmt.Errorf("vault.open: consent %s: %w", k, err)
 			}
 			con.Source, con.Proof = sc.Source, sc.Proof
