@@ -26,6 +26,11 @@ const exportChunk = 4096
 // closeTimeout bounds the final sequence and checkpoint pass of Close.
 const closeTimeout = 10 * time.Second
 
+// maxPendingRetries bounds how often one Append reads the pending entries
+// again because the store refused its entries alone while some were
+// pending, each time committed after the previous read.
+const maxPendingRetries = 8
+
 // maxRetryDelay caps the delay between sequencing attempts after store
 // errors.
 const maxRetryDelay = 10 * time.Second
@@ -592,12 +597,21 @@ func (l *Log) Append(ctx context.Context, entries ...*Entry) error {
 // batch comes back short; when another process moved the head, it reloads
 // it and reads the pending entries again. It returns how many entries it
 // stored. Callers hold l.mu.
+//
+// With fresh, it first offers them alone, without reading what is
+// pending: the store refuses a batch of new entries alone while it holds
+// pending ones (ErrHeadMoved), and the log then reads and numbers those
+// first. Without writes, a read's entry costs one store call.
 func (l *Log) sequenceBatches(ctx context.Context, fresh []Entry) (int, error) {
-	stored, moved := 0, 0
+	stored, moved, refused := 0, 0, 0
+	optimistic := fresh != nil
 	for {
-		pending, err := l.store.PendingAudit(ctx, l.batch)
-		if err != nil {
-			return stored, err
+		var pending []Pending
+		if !optimistic {
+			var err error
+			if pending, err = l.store.PendingAudit(ctx, l.batch); err != nil {
+				return stored, err
+			}
 		}
 		last := len(pending) < l.batch
 		var add []Entry
@@ -620,6 +634,13 @@ func (l *Log) sequenceBatches(ctx context.Context, fresh []Entry) (int, error) {
 			l.logger.Debug("audit log: head moved; reloading", "size", size, "attempt", moved)
 			if err := l.refresh(ctx); err != nil {
 				return stored, err
+			}
+			optimistic = false
+			if l.tree.Size() <= size && len(pending) == 0 && len(add) > 0 && refused < maxPendingRetries {
+				// New entries alone, refused because entries are pending
+				// (committed since they were last read): read them.
+				refused++
+				continue
 			}
 			if l.tree.Size() <= size {
 				// Heads only grow: a head that did not is a store fault,

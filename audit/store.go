@@ -57,6 +57,8 @@ type Store interface {
 	// new entry (Sequenced.Entry) with its number and leaf hash, stores the
 	// node hashes Tree.Append returned, and replaces the head with head.
 	// The new entries follow the pending ones: their numbers are larger.
+	// A batch of new entries alone is refused with ErrHeadMoved while the
+	// store holds pending entries, so that these are numbered first.
 	SequenceAudit(ctx context.Context, prevHead []byte, entries []Sequenced, nodes []Node, head []byte) error
 
 	// AddCheckpoint stores a signed checkpoint of the given size. Storing a

@@ -198,6 +198,11 @@ func (s *Store) SequenceAudit(ctx context.Context, prevHead []byte, entries []au
 		s.moved++
 		return audit.ErrHeadMoved
 	}
+	if len(entries) > 0 && entries[0].Entry != nil && len(s.bySeq) < len(s.rows) {
+		// New entries alone while some are pending.
+		s.moved++
+		return audit.ErrHeadMoved
+	}
 	// Check everything before changing anything: all or nothing.
 	size := uint64(len(s.bySeq))
 	seen := map[int64]bool{}

@@ -70,8 +70,9 @@ func (db *DB) AuditHead(ctx context.Context) ([]byte, error) {
 // statement, and fails the whole call with ECONFLICT if any of them is
 // already sequenced or absent; it inserts the new entries (Entry set,
 // after the pending ones) with their seq and leaf hash; it stores nodes
-// and replaces the head with head. A batch of new entries alone, on a log
-// that has a head, is a single statement (appendSequenced).
+// and replaces the head with head. A batch of new entries alone is refused
+// with audit.ErrHeadMoved while entries are pending; on a log that has a
+// head it is a single statement (appendSequenced).
 //
 // The batch must extend prevHead: head's size is prevHead's plus
 // len(entries), and the entries' sequence numbers are exactly the new
@@ -137,8 +138,13 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 			return nil
 		})
 	}
+	var pendingLeft bool
+	if len(ids) == 0 && len(fresh) > 0 {
+		// New entries alone: refused while entries are pending.
+		t.queue(pendingExistSQL).QueryRow(func(row pgx.Row) error { return row.Scan(&pendingLeft) })
+	}
 	err = t.flush(ctx)
-	if locked && !bytes.Equal(stored, prevHead) {
+	if locked && (!bytes.Equal(stored, prevHead) || pendingLeft) {
 		return fmt.Errorf("postgres.SequenceAudit: %w", audit.ErrHeadMoved)
 	}
 	if err != nil {

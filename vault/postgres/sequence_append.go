@@ -18,14 +18,22 @@ FROM unnest($1::bigint[], $2::bytea[], $3::timestamptz[], $4::text[], $5::text[]
 	AS u (seq, leaf_hash, time, tenant_id, actor_id, actor_role, action, subject, fields, purpose, outcome,
 		request_id, decision_id, policy_revision, sealed)`
 
+// pendingExistSQL tells whether any entry is pending.
+const pendingExistSQL = `SELECT EXISTS (SELECT FROM audit_entries WHERE seq IS NULL)`
+
 // appendSequencedSQL is a batch of new entries on a log that has a head,
 // in one statement that is its own transaction: it replaces the head only
-// if it is still the one the batch was numbered from ($2), and inserts the
-// entries and the nodes only if it did. Once that UPDATE has the head
-// row's lock, it sees every sequencing committed before, so a moved head
-// leaves it with no row and the statement writes nothing.
+// if it is still the one the batch was numbered from ($2) and no entry is
+// pending, and inserts the entries and the nodes only if it did. Once that
+// UPDATE has the head row's lock, it sees every sequencing committed
+// before, so a moved head leaves it with no row and the statement writes
+// nothing. A pending entry committed after the statement's snapshot is
+// one that committed while the batch was being stored: numbering it after
+// the batch is as right as before.
 const appendSequencedSQL = `WITH h AS (
-	UPDATE audit_head SET tree = $1 WHERE id AND tree = $2 RETURNING 1
+	UPDATE audit_head SET tree = $1
+	WHERE id AND tree = $2 AND NOT EXISTS (SELECT FROM audit_entries WHERE seq IS NULL)
+	RETURNING 1
 ), n AS (
 	INSERT INTO audit_nodes (level, idx, hash)
 	SELECT * FROM unnest($3::smallint[], $4::bigint[], $5::bytea[]) WHERE EXISTS (SELECT FROM h)
@@ -60,7 +68,7 @@ func (db *DB) freshArrays(fresh []audit.Sequenced) ([]any, error) {
 
 // appendSequenced stores new entries, nodes and head with appendSequencedSQL,
 // and returns an error wrapping audit.ErrHeadMoved if the head was not
-// prevHead.
+// prevHead or entries are pending.
 func (db *DB) appendSequenced(ctx context.Context, prevHead, head []byte, levels []int16, idxs []int64, hashes [][]byte, freshArgs []any) error {
 	cctx, cancel, err := commitContext(ctx)
 	if err != nil {

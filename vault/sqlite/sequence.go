@@ -108,7 +108,8 @@ func readHead(ctx context.Context, q querier) ([]byte, error) {
 // the whole call with ECONFLICT, changing nothing, if any of them is
 // already sequenced, absent or listed twice; it inserts the new entries
 // (Entry set, after the pending ones, in seq order) with their seq and
-// leaf hash; it stores nodes and replaces the head with head.
+// leaf hash, but refuses new entries alone with audit.ErrHeadMoved while
+// entries are pending; it stores nodes and replaces the head with head.
 //
 // The batch must extend prevHead: head's size is prevHead's plus
 // len(entries), and the entries' sequence numbers are exactly the new
@@ -173,6 +174,15 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 			} else if n != int64(len(pending)) {
 				return fmt.Errorf("%d of %d entries pending: %w", n, len(pending),
 					vault.Errorf(vault.ECONFLICT, "An audit entry is already sequenced or does not exist."))
+			}
+		}
+		if len(pending) == 0 && len(fresh) > 0 {
+			// New entries alone: refused while entries are pending.
+			var left bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_entries WHERE seq IS NULL)`).Scan(&left); err != nil {
+				return err
+			} else if left {
+				return audit.ErrHeadMoved
 			}
 		}
 		for i, s := range fresh {

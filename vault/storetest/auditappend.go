@@ -97,12 +97,20 @@ func testAuditAppend(t *testing.T, open func(t *testing.T) vault.Store) {
 				t.Errorf("SequenceAudit(new entries, stale head of size %d) = %v, want ErrHeadMoved", stale.Size(), err)
 			}
 		}
+		// From the current head, while an entry is pending: it must be
+		// numbered first.
+		late := appendN(t, s, tn.ID, 1)
+		seqd, nodes, next := freshBatch(t, tree, tn.ID, 2)
+		if err := s.SequenceAudit(ctx, head, seqd, nodes, next); !errors.Is(err, audit.ErrHeadMoved) {
+			t.Errorf("SequenceAudit(new entries alone, an entry pending) = %v, want ErrHeadMoved", err)
+		}
 		if h, err := s.AuditHead(ctx); err != nil || !bytes.Equal(h, head) {
 			t.Errorf("AuditHead after refused batches = %x, %v; want it unchanged", h, err)
 		}
 		if es, _, err := s.SequencedEntries(ctx, 0, 100); err != nil || len(es) != 3 {
 			t.Errorf("SequencedEntries after refused batches = %d entries, %v; want 3", len(es), err)
 		}
+		checkPending(t, s, late...)
 	})
 
 	t.Run("Invalid", func(t *testing.T) {
