@@ -2,6 +2,7 @@ package http
 
 import (
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -29,16 +30,61 @@ var jsonBuffers = sync.Pool{New: func() any {
 const maxPooledBuffer = 64 << 10
 
 // appendJSON appends the JSON encoding of v to b when v is an answer it
-// encodes (a *vault.ContactView or a contactList). ok is false otherwise:
-// what it appended is then to be dropped.
+// encodes (a *vault.ContactView, a contactList or a *vault.SegmentResult).
+// ok is false otherwise: what it appended is then to be dropped.
 func appendJSON(b []byte, v any) (_ []byte, ok bool) {
 	switch v := v.(type) {
 	case *vault.ContactView:
 		return appendContactView(b, v)
 	case contactList:
 		return appendContactList(b, v)
+	case *vault.SegmentResult:
+		return appendSegmentResult(b, v)
 	}
 	return b, false
+}
+
+// appendSegmentResult encodes a segment answer as encoding/json does: each
+// key omitted when empty, a count that is an int or a string ("< 5").
+func appendSegmentResult(b []byte, r *vault.SegmentResult) (_ []byte, ok bool) {
+	if r == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '{')
+	sep := func() {
+		if b[len(b)-1] != '{' {
+			b = append(b, ',')
+		}
+	}
+	switch c := r.Count.(type) {
+	case nil:
+	case int:
+		b = strconv.AppendInt(append(b, `"count":`...), int64(c), 10)
+	case int64:
+		b = strconv.AppendInt(append(b, `"count":`...), c, 10)
+	case string:
+		b = appendString(append(b, `"count":`...), c)
+	default:
+		return b, false
+	}
+	if len(r.Contacts) > 0 {
+		sep()
+		b = append(b, `"contacts":[`...)
+		for i, v := range r.Contacts {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, ok = appendContactView(b, v); !ok {
+				return b, false
+			}
+		}
+		b = append(b, ']')
+	}
+	if r.NextCursor != "" {
+		sep()
+		b = appendString(append(b, `"next_cursor":`...), r.NextCursor)
+	}
+	return append(b, '}'), true
 }
 
 func appendContactList(b []byte, l contactList) (_ []byte, ok bool) {

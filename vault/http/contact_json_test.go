@@ -226,6 +226,54 @@ func TestAppendContactView(t *testing.T) {
 	})
 }
 
+func TestAppendSegmentResult(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	counts := []any{nil, int64(0), int64(20431), int64(-1), 7, "< 5", "<\u003c>", 1.5, uint8(3)}
+	for i := range 2000 {
+		var r *vault.SegmentResult
+		if i > 0 {
+			r = &vault.SegmentResult{Count: counts[rng.IntN(len(counts))]}
+			switch rng.IntN(3) {
+			case 0:
+				r.Contacts = []*vault.ContactView{}
+			case 1:
+				for n := rng.IntN(4); n > 0; n-- {
+					r.Contacts = append(r.Contacts, randView(rng))
+				}
+			}
+			if rng.IntN(2) == 0 {
+				r.NextCursor = randText(rng)
+			}
+		}
+		all := true
+		if r != nil {
+			for _, v := range r.Contacts {
+				all = all && supported(v)
+			}
+			switch r.Count.(type) {
+			case nil, int, int64, string:
+			default:
+				all = false
+			}
+		}
+		want, err := json.Marshal(r)
+		got, ok := vhttp.AppendSegmentResult(nil, r)
+		switch {
+		case ok != all:
+			t.Fatalf("AppendSegmentResult(%+v) ok = %v, want %v", r, ok, all)
+		case err == nil && ok && !bytes.Equal(got, want):
+			t.Fatalf("AppendSegmentResult(%+v) =\n%s\nwant\n%s", r, got, want)
+		case err != nil && ok:
+			t.Fatalf("AppendSegmentResult(%+v) ok = true, but json.Marshal = %v", r, err)
+		}
+		if err == nil {
+			if body := vhttp.WriteJSON(r).Body.Bytes(); !bytes.Equal(body, append(want, '\n')) {
+				t.Fatalf("writeJSON(%+v) =\n%s\nwant\n%s", r, body, want)
+			}
+		}
+	}
+}
+
 func FuzzAppendContactView(f *testing.F) {
 	f.Add("c1", "given_name", "Camille", "web form", int64(1738398600), int64(0), 3600)
 	f.Add("<&>", "\u2028", "\xff\x00\"\\", "", int64(-62135596800), int64(999999999), -86340)

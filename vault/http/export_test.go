@@ -20,6 +20,9 @@ func AppendContactList(b []byte, vs []*vault.ContactView) ([]byte, bool) {
 	return appendJSON(b, contactList{Contacts: vs})
 }
 
+// AppendSegmentResult is appendJSON for the answer of a segment query.
+func AppendSegmentResult(b []byte, r *vault.SegmentResult) ([]byte, bool) { return appendJSON(b, r) }
+
 // MarshalContactList is json.Marshal of the answer of a search.
 func MarshalContactList(vs []*vault.ContactView) ([]byte, error) {
 	return json.Marshal(contactList{Contacts: vs})
