@@ -31,6 +31,7 @@ var refusals = []struct{ name, sql string }{
 	{"UpdateLeafHash", `UPDATE audit_entries SET leaf_hash = sha256('x') WHERE seq = 0`},
 	{"Unsequence", `UPDATE audit_entries SET seq = NULL, leaf_hash = NULL WHERE seq = 4`},
 	{"UpdatePending", `UPDATE audit_entries SET purpose = 'forged' WHERE seq IS NULL`},
+	{"UpdateTxid", `UPDATE audit_entries SET txid = '1' WHERE seq IS NULL`},
 	{"SequenceWithField", `UPDATE audit_entries SET seq = 100000, leaf_hash = sha256('x'), actor_id = 'forged' WHERE seq IS NULL`},
 	{"SequenceWithoutLeaf", `UPDATE audit_entries SET seq = 100000 WHERE seq IS NULL`},
 	{"Delete", `DELETE FROM audit_entries WHERE seq = 5`},

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,6 +44,11 @@ type DB struct {
 	// third of it its probe (see ListContacts). It is set only by tests,
 	// to take the other paths.
 	listWalk int
+
+	// pendingFloor is a transaction id below which every audit entry is
+	// numbered: the xmin of the last append that found none pending (see
+	// appendSequencedSQL).
+	pendingFloor atomic.Uint64
 
 	// Now returns the current time. It stamps records, tokens, tenants and
 	// audit entries whose time is zero. It may be replaced before the DB is

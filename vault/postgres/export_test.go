@@ -17,3 +17,7 @@ var (
 	ConsentsJSON  = consentsJSON
 	ParseConsents = parseConsents
 )
+
+// PendingFloor returns the transaction id below which db knows every
+// audit entry to be numbered.
+func PendingFloor(db *DB) uint64 { return db.pendingFloor.Load() }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/coffre/coffre/audit"
 	"github.com/coffre/coffre/vault"
@@ -30,22 +31,32 @@ const pendingExistSQL = `SELECT EXISTS (SELECT FROM audit_entries WHERE seq IS N
 // nothing. A pending entry committed after the statement's snapshot is
 // one that committed while the batch was being stored: numbering it after
 // the batch is as right as before.
+//
+// The pending check looks only at entries of transactions at or above $21,
+// the xmin of the snapshot of an earlier check that found none (migration
+// 007): those below had ended by then, and their entries were numbered.
+// The statement returns how many entries it inserted and the xmin of its
+// own snapshot, the next such bound when it inserted them.
 const appendSequencedSQL = `WITH h AS (
 	UPDATE audit_head SET tree = $1
-	WHERE id AND tree = $2 AND NOT EXISTS (SELECT FROM audit_entries WHERE seq IS NULL)
+	WHERE id AND tree = $2
+		AND NOT EXISTS (SELECT FROM audit_entries WHERE seq IS NULL AND txid >= $21::text::xid8)
 	RETURNING 1
 ), n AS (
 	INSERT INTO audit_nodes (level, idx, hash)
 	SELECT * FROM unnest($3::smallint[], $4::bigint[], $5::bytea[]) WHERE EXISTS (SELECT FROM h)
-)
-INSERT INTO audit_entries (seq, leaf_hash, ` + entryColumns + `)
+), e AS (
+	INSERT INTO audit_entries (seq, leaf_hash, ` + entryColumns + `)
 SELECT u.seq, u.leaf_hash, u.time, u.tenant_id, u.actor_id, u.actor_role, u.action, u.subject, u.fields::text[],
 	u.purpose, u.outcome, u.request_id, u.decision_id, u.policy_revision, u.sealed
 FROM unnest($6::bigint[], $7::bytea[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[],
 	$13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::bytea[])
 	AS u (seq, leaf_hash, time, tenant_id, actor_id, actor_role, action, subject, fields, purpose, outcome,
 		request_id, decision_id, policy_revision, sealed)
-WHERE EXISTS (SELECT FROM h)`
+	WHERE EXISTS (SELECT FROM h)
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM e), pg_snapshot_xmin(pg_current_snapshot())::text`
 
 // freshArrays checks the new entries of a batch as AppendAudit checks an
 // entry, except that a zero time is refused (the leaf hash was computed
@@ -75,13 +86,21 @@ func (db *DB) appendSequenced(ctx context.Context, prevHead, head []byte, levels
 		return err
 	}
 	defer cancel()
-	args := append([]any{head, prevHead, levels, idxs, hashes}, freshArgs...)
-	ct, err := db.pool.Exec(cctx, appendSequencedSQL, args...)
-	if err != nil {
+	floor := db.pendingFloor.Load()
+	args := append(append([]any{head, prevHead, levels, idxs, hashes}, freshArgs...), strconv.FormatUint(floor, 10))
+	var inserted int64
+	var xmin string
+	if err := db.pool.QueryRow(cctx, appendSequencedSQL, args...).Scan(&inserted, &xmin); err != nil {
 		return mapError(err)
 	}
-	if ct.RowsAffected() == 0 {
+	if inserted == 0 {
 		return audit.ErrHeadMoved
+	}
+	// Nothing was pending at or above floor in this statement's snapshot:
+	// every entry of a transaction below its xmin is numbered.
+	if x, err := strconv.ParseUint(xmin, 10, 64); err == nil {
+		for old := floor; x > old && !db.pendingFloor.CompareAndSwap(old, x); old = db.pendingFloor.Load() {
+		}
 	}
 	return nil
 }
