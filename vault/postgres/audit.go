@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -223,32 +224,62 @@ func (db *DB) AuditEntries(ctx context.Context, f vault.AuditFilter) ([]*vault.A
 	return es, nil
 }
 
+// pendingSQL reads the pending entries of transactions at or above a floor
+// ($2), and the xmin of its snapshot: one row with a NULL id and empty
+// columns when there is none. Each branch of the UNION is a range of
+// audit_entries_pending_txid (an OR would scan all of it); the second
+// holds the entries written before migration 007.
+const pendingSQL = `SELECT x.xmin, p.id, coalesce(p.time, 'epoch'), coalesce(p.tenant_id, ''),
+	coalesce(p.actor_id, ''), coalesce(p.actor_role, ''), coalesce(p.action, ''), coalesce(p.subject, ''),
+	coalesce(p.fields, '{}'), coalesce(p.purpose, ''), coalesce(p.outcome, ''), coalesce(p.request_id, ''),
+	coalesce(p.decision_id, ''), coalesce(p.policy_revision, ''), coalesce(p.sealed, '')
+FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin) AS x
+LEFT JOIN LATERAL (SELECT * FROM (
+		SELECT id, ` + entryColumns + ` FROM audit_entries WHERE seq IS NULL AND txid >= $2::text::xid8
+		UNION ALL
+		SELECT id, ` + entryColumns + ` FROM audit_entries WHERE seq IS NULL AND txid IS NULL
+	) AS q ORDER BY id LIMIT $1) AS p ON true`
+
 // PendingAudit returns up to limit entries that are committed but not yet
 // sequenced, by row id (the order they were written in; entries of
 // concurrent transactions may commit out of that order, and a later call
 // can return an entry with a smaller id). Entry.Seq is zero. It returns
 // EINVALID for a limit below 1. It is safe for concurrent use.
+//
+// It reads only entries of transactions at or above the pending floor
+// (and those written before migration 007, which have no transaction id):
+// every entry below it is numbered. When it returns fewer than limit, it
+// keeps the xmin of its snapshot with the ids it returned: once
+// SequenceAudit has numbered all of them, every entry of a transaction
+// below that xmin is numbered too, and the floor moves up to it.
 func (db *DB) PendingAudit(ctx context.Context, limit int) ([]audit.Pending, error) {
 	if limit < 1 {
 		return nil, vault.Errorf(vault.EINVALID, "Limit must be positive.")
 	}
-	rows, err := db.pool.Query(ctx, `SELECT id, `+entryColumns+`
-		FROM audit_entries WHERE seq IS NULL ORDER BY id LIMIT $1`, limit)
+	rows, err := db.pool.Query(ctx, pendingSQL, limit, strconv.FormatUint(db.pendingFloor.Load(), 10))
 	if err != nil {
 		return nil, fmt.Errorf("postgres.PendingAudit: %w", mapError(err))
 	}
 	defer rows.Close()
 	var ps []audit.Pending
+	var xmin string
 	for rows.Next() {
-		var id int64
+		var id *int64
 		var r entryRow
-		if err := rows.Scan(append([]any{&id}, r.dest()...)...); err != nil {
+		if err := rows.Scan(append([]any{&xmin, &id}, r.dest()...)...); err != nil {
 			return nil, fmt.Errorf("postgres.PendingAudit: %w", mapError(err))
 		}
-		ps = append(ps, audit.Pending{ID: id, Entry: r.audit()})
+		if id != nil {
+			ps = append(ps, audit.Pending{ID: *id, Entry: r.audit()})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres.PendingAudit: %w", mapError(err))
+	}
+	if len(ps) < limit {
+		if x, err := strconv.ParseUint(xmin, 10, 64); err == nil {
+			db.notePending(x, ps)
+		}
 	}
 	return ps, nil
 }

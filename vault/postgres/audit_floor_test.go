@@ -136,6 +136,61 @@ func TestPendingFloor(t *testing.T) {
 	}
 }
 
+// TestPendingFloorPartial checks that a sequencing that numbers only part
+// of what a read of the pending queue returned does not raise the floor
+// past the rest: the rest must still be read, and numbered.
+func TestPendingFloorPartial(t *testing.T) {
+	db, _ := pgtest.MustOpen(t)
+	tn := storetest.MustCreateTenant(t, db)
+	ctx := context.Background()
+	storetest.SequenceAll(t, db) // nothing: the floor rises to now
+	before := postgres.PendingFloor(db)
+	es := []*vault.AuditEntry{storetest.NewEntry(tn.ID, vault.ActionContactUpdate, ""), storetest.NewEntry(tn.ID, vault.ActionContactUpdate, "")}
+	if err := db.AppendAudit(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := db.PendingAudit(ctx, 10)
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("PendingAudit = %d entries, %v; want 2", len(ps), err)
+	}
+	head, err := db.AuditHead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := &audit.Tree{}
+	if head != nil {
+		if tree, err = audit.UnmarshalTree(head); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := *ps[0].Entry
+	e.Seq = tree.Size()
+	leaf, err := e.LeafHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, nodes, err := tree.Append(leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextHead, _ := next.MarshalBinary()
+	if err := db.SequenceAudit(ctx, head, []audit.Sequenced{{ID: ps[0].ID, Seq: e.Seq, LeafHash: leaf}}, nodes, nextHead); err != nil {
+		t.Fatal(err)
+	}
+	rest, err := db.PendingAudit(ctx, 10)
+	if err != nil || len(rest) != 1 || rest[0].ID != ps[1].ID {
+		t.Fatalf("PendingAudit after numbering one of two = %v, %v; want the other (floor %d, was %d)", rest, err, postgres.PendingFloor(db), before)
+	}
+	checkFloor(t, db)
+	if tree := storetest.SequenceAll(t, db); tree.Size() != next.Size()+1 {
+		t.Errorf("size after sequencing the rest = %d, want %d", tree.Size(), next.Size()+1)
+	}
+	checkFloor(t, db)
+	if postgres.PendingFloor(db) <= before {
+		t.Errorf("PendingFloor = %d after the queue was emptied, want above %d", postgres.PendingFloor(db), before)
+	}
+}
+
 // checkFloor fails the test if an entry of a transaction below db's
 // pending floor is pending.
 func checkFloor(t *testing.T, db *postgres.DB) {

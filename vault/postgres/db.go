@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,9 +47,11 @@ type DB struct {
 	listWalk int
 
 	// pendingFloor is a transaction id below which every audit entry is
-	// numbered: the xmin of the last append that found none pending (see
-	// appendSequencedSQL).
+	// numbered (audit_floor.go); lastPending, guarded by floorMu, the last
+	// read of the pending queue that came back short.
 	pendingFloor atomic.Uint64
+	floorMu      sync.Mutex
+	lastPending  *pendingRead
 
 	// Now returns the current time. It stamps records, tokens, tenants and
 	// audit entries whose time is zero. It may be replaced before the DB is

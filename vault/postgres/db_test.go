@@ -16,7 +16,7 @@ import (
 )
 
 // migrationCount is the number of files in migration/.
-const migrationCount = 7
+const migrationCount = 8
 
 // applied returns the versions recorded in schema_migrations of the
 // schema u uses.

@@ -43,7 +43,8 @@
 // does not walk the index entries that numbered rows leave until VACUUM.
 //
 // DB implements audit.Store for the log's sequencer: PendingAudit reads
-// the pending rows by id, and SequenceAudit sets their seq and leaf hash
+// the pending rows by id, from the pending floor up (audit_floor.go), and
+// SequenceAudit sets their seq and leaf hash
 // in one UPDATE, stores the tree nodes at levels 8, 16, … in audit_nodes
 // and replaces the tree head in audit_head, in one transaction that first
 // locks the head row and checks it is the head the sequencer started from

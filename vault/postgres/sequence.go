@@ -168,6 +168,7 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 	if err := t.commit(ctx); err != nil {
 		return fmt.Errorf("postgres.SequenceAudit: %w", mapError(err))
 	}
+	db.sequenced(ids)
 	return nil
 }
 

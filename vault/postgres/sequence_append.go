@@ -99,8 +99,7 @@ func (db *DB) appendSequenced(ctx context.Context, prevHead, head []byte, levels
 	// Nothing was pending at or above floor in this statement's snapshot:
 	// every entry of a transaction below its xmin is numbered.
 	if x, err := strconv.ParseUint(xmin, 10, 64); err == nil {
-		for old := floor; x > old && !db.pendingFloor.CompareAndSwap(old, x); old = db.pendingFloor.Load() {
-		}
+		db.raiseFloor(x)
 	}
 	return nil
 }
