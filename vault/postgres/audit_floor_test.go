@@ -22,7 +22,7 @@ func TestPendingFloor(t *testing.T) {
 	db, _ := pgtest.MustOpen(t)
 	tn := storetest.MustCreateTenant(t, db)
 	ctx := context.Background()
-	l := newLog(t, db)
+	l, _ := storetest.NewLog(t, db, 0)
 	read := func() *audit.Entry {
 		return storetest.AuditEntry(storetest.NewEntry(tn.ID, vault.ActionContactRead, ""))
 	}
@@ -202,22 +202,4 @@ func checkFloor(t *testing.T, db *postgres.DB) {
 	if err != nil || n != 0 {
 		t.Fatalf("%d entries pending below the floor %d (%v)", n, postgres.PendingFloor(db), err)
 	}
-}
-
-// newLog returns an audit log over db, without its background loop.
-func newLog(t *testing.T, db *postgres.DB) *audit.Log {
-	t.Helper()
-	skey, _, err := audit.GenerateKey("coffre.test/audit")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := audit.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := audit.NewLog(db, audit.LogOptions{Signer: signer})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
 }

@@ -22,7 +22,7 @@ func testAuditAppend(t *testing.T, open func(t *testing.T) vault.Store) {
 		s := open(t)
 		tn := MustCreateTenant(t, s)
 		ctx := t.Context()
-		l, vkey := newTestLog(t, s, 64)
+		l, vkey := NewLog(t, s, 64)
 
 		// On an empty log; on one with a head and two pending entries,
 		// which Append numbers first; after a pending entry that Sync
@@ -160,8 +160,8 @@ func testAuditAppend(t *testing.T, open func(t *testing.T) vault.Store) {
 		s := open(t)
 		tn := MustCreateTenant(t, s)
 		ctx := context.Background()
-		l1, vkey := newTestLog(t, s, 0)
-		l2, _ := newTestLog(t, s, 0) // its checkpoints are not read
+		l1, vkey := NewLog(t, s, 0)
+		l2, _ := NewLog(t, s, 0) // its checkpoints are not read
 		const workers, per = 6, 12
 		var wg sync.WaitGroup
 		errs := make(chan error, workers)
@@ -211,10 +211,10 @@ func testAuditAppend(t *testing.T, open func(t *testing.T) vault.Store) {
 	})
 }
 
-// newTestLog returns a Log over s with a new key and batches of at most
-// batch entries (0: the default), without its background loop, and the
-// key's verifier.
-func newTestLog(t testing.TB, s audit.Store, batch int) (*audit.Log, string) {
+// NewLog returns an audit log over s with a new key and batches of at
+// most batch entries (0: the default), without its background loop, and
+// the key's verifier.
+func NewLog(t testing.TB, s audit.Store, batch int) (*audit.Log, string) {
 	t.Helper()
 	skey, vkey, err := audit.GenerateKey("coffre.test/audit")
 	if err != nil {
