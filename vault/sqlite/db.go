@@ -69,11 +69,11 @@ type DB struct {
 type writeStmts struct {
 	begin, commit, rollback, savepoint, release, rollbackTo *sql.Stmt
 
-	insertContact, contactForWrite, updateContact, deleteContact *sql.Stmt
-	insertUnique, insertShared, deleteUnique, deleteShared       *sql.Stmt
-	insertToken, deleteToken                                     *sql.Stmt
-	appendEntry, sequenceEntries, insertTenant, insertAPIToken   *sql.Stmt
-	appendSequenced                                              *sql.Stmt
+	insertContact, contactForWrite, updateContact, deleteContact    *sql.Stmt
+	insertUnique, insertShared, deleteUnique, deleteShared          *sql.Stmt
+	insertToken, deleteToken                                        *sql.Stmt
+	appendEntry, sequenceEntries, insertTenant, insertAPIToken      *sql.Stmt
+	appendSequenced, readHead, pendingExist, insertNode, upsertHead *sql.Stmt
 }
 
 func (st *writeStmts) list() map[**sql.Stmt]string {
@@ -98,6 +98,10 @@ func (st *writeStmts) list() map[**sql.Stmt]string {
 		&st.appendEntry:     qAppendEntry,
 		&st.sequenceEntries: qSequenceEntries,
 		&st.appendSequenced: qAppendSequenced,
+		&st.readHead:        qReadHead,
+		&st.pendingExist:    qPendingExist,
+		&st.insertNode:      qInsertNode,
+		&st.upsertHead:      qUpsertHead,
 		&st.insertTenant:    qInsertTenant,
 		&st.insertAPIToken:  qInsertAPIToken,
 	}

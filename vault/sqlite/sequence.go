@@ -31,6 +31,14 @@ const qSequenceEntries = `UPDATE audit_entries SET seq = b.seq, leaf_hash = b.le
 		FROM json_each(?1) AS j) AS b
 	WHERE audit_entries.id = b.id AND audit_entries.seq IS NULL`
 
+// The sequencer's other statements, prepared on the writer.
+const (
+	qReadHead     = `SELECT tree FROM audit_head WHERE id = 1`
+	qPendingExist = `SELECT EXISTS (SELECT 1 FROM audit_entries WHERE seq IS NULL)`
+	qInsertNode   = `INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`
+	qUpsertHead   = `INSERT INTO audit_head (id, tree) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET tree = excluded.tree`
+)
+
 // ReadHashes returns the hashes of the nodes at level with indices [start,
 // end), in index order: at level 0 the leaf hashes of the sequenced
 // entries (by seq), at levels that are multiples of audit.TileHeight the
@@ -91,7 +99,7 @@ func (db *DB) AuditHead(ctx context.Context) ([]byte, error) {
 // readHead reads the head row; a missing row or a NULL head is nil.
 func readHead(ctx context.Context, q querier) ([]byte, error) {
 	var head []byte
-	err := q.QueryRowContext(ctx, `SELECT tree FROM audit_head WHERE id = 1`).Scan(&head)
+	err := q.QueryRowContext(ctx, qReadHead).Scan(&head)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -137,8 +145,8 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 
 	now := db.now()
 	err = db.write(ctx, func(tx *wtx) error {
-		stored, err := readHead(ctx, tx)
-		if err != nil {
+		var stored []byte
+		if err := tx.queryRow(tx.st.readHead).Scan(&stored); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if !bytes.Equal(stored, prevHead) {
@@ -179,7 +187,7 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 		if len(pending) == 0 && len(fresh) > 0 {
 			// New entries alone: refused while entries are pending.
 			var left bool
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM audit_entries WHERE seq IS NULL)`).Scan(&left); err != nil {
+			if err := tx.queryRow(tx.st.pendingExist).Scan(&left); err != nil {
 				return err
 			} else if left {
 				return audit.ErrHeadMoved
@@ -191,13 +199,11 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 			}
 		}
 		for _, n := range nodes {
-			if _, err := tx.execSQL(`INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)`,
-				int64(n.Level), int64(n.Index), n.Hash); err != nil {
+			if _, err := tx.exec(tx.st.insertNode, int64(n.Level), int64(n.Index), n.Hash); err != nil {
 				return err
 			}
 		}
-		_, err = tx.execSQL(`INSERT INTO audit_head (id, tree) VALUES (1, ?)
-			ON CONFLICT (id) DO UPDATE SET tree = excluded.tree`, head)
+		_, err = tx.exec(tx.st.upsertHead, head)
 		return err
 	})
 	if errors.Is(err, audit.ErrHeadMoved) {
