@@ -71,6 +71,17 @@ func BenchmarkAppendAudit(b *testing.B) {
 	}
 }
 
+// BenchmarkLogAppend measures the log's appends of reads' entries (see
+// storetest.BenchLogAppend).
+func BenchmarkLogAppend(b *testing.B) {
+	for _, batch := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("Batch%d", batch), func(b *testing.B) {
+			db, _ := pgtest.MustOpen(b)
+			storetest.BenchLogAppend(b, db, batch)
+		})
+	}
+}
+
 // BenchmarkSequence measures the sequencer (see storetest.BenchSequence).
 func BenchmarkSequence(b *testing.B) {
 	db, _ := pgtest.MustOpen(b)

@@ -68,6 +68,16 @@ func BenchmarkAppendAudit(b *testing.B) {
 	}
 }
 
+// BenchmarkLogAppend measures the log's appends of reads' entries (see
+// storetest.BenchLogAppend).
+func BenchmarkLogAppend(b *testing.B) {
+	for _, batch := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("Batch%d", batch), func(b *testing.B) {
+			storetest.BenchLogAppend(b, MustOpen(b), batch)
+		})
+	}
+}
+
 // BenchmarkSequence measures the sequencer (see storetest.BenchSequence).
 func BenchmarkSequence(b *testing.B) {
 	db := MustOpen(b)
