@@ -13,6 +13,11 @@ import (
 // to the xmin of a snapshot in which every entry then pending at or above
 // it was seen, once those entries are numbered: a transaction below that
 // xmin had ended, so its entry, if committed, was among them.
+//
+// The floor lives in the DB, in memory: each process starts from 0 and
+// reads the whole queue once. Transaction ids compare only within one
+// cluster; entries restored from another cluster's dump, whose ids may be
+// lower than this cluster's, are found by that first read.
 
 // pendingRead is what a PendingAudit that came back short saw: the xmin of
 // its snapshot and the ids it returned, all that was pending at or above
