@@ -30,13 +30,36 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 // column, the fields of each entry as an array literal (a text[] per entry
 // cannot be an element of a rectangular array). The rows get their ids in
 // array order.
-const insertEntriesSQL = `INSERT INTO audit_entries (` + entryColumns + `)
-SELECT u.time, u.tenant_id, u.actor_id, u.actor_role, u.action, u.subject, u.fields::text[], u.purpose,
-	u.outcome, u.request_id, u.decision_id, u.policy_revision, u.sealed
-FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-	$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bytea[])
-	AS u (time, tenant_id, actor_id, actor_role, action, subject, fields, purpose, outcome,
-		request_id, decision_id, policy_revision, sealed)`
+var insertEntriesSQL = insertEntriesFrom(1, false)
+
+// insertEntriesFrom returns an INSERT of audit entries from one array
+// parameter per column, numbered from $first, in the order of entryArrays;
+// with sequenced, the arrays of seq and leaf_hash come first.
+func insertEntriesFrom(first int, sequenced bool) string {
+	cols := strings.Split(entryColumns, ",")
+	if sequenced {
+		cols = append([]string{"seq", "leaf_hash"}, cols...)
+	}
+	sel, arrays := make([]string, len(cols)), make([]string, len(cols))
+	for i, c := range cols {
+		c = strings.TrimSpace(c)
+		cols[i], sel[i] = c, "u."+c
+		typ := "text"
+		switch c {
+		case "seq":
+			typ = "bigint"
+		case "leaf_hash", "sealed":
+			typ = "bytea"
+		case "time":
+			typ = "timestamptz"
+		case "fields":
+			sel[i] += "::text[]"
+		}
+		arrays[i] = fmt.Sprintf("$%d::%s[]", first+i, typ)
+	}
+	return "INSERT INTO audit_entries (" + strings.Join(cols, ", ") + ")\nSELECT " + strings.Join(sel, ", ") +
+		"\nFROM unnest(" + strings.Join(arrays, ", ") + ") AS u (" + strings.Join(cols, ", ") + ")"
+}
 
 // maxAuditLimit is the largest AuditFilter.Limit AuditEntries accepts.
 const maxAuditLimit = 1000

@@ -11,13 +11,7 @@ import (
 
 // insertSequencedSQL inserts new entries already sequenced (audit.Log.Append):
 // the sequence numbers and leaf hashes, then the arrays of insertEntriesSQL.
-const insertSequencedSQL = `INSERT INTO audit_entries (seq, leaf_hash, ` + entryColumns + `)
-SELECT u.seq, u.leaf_hash, u.time, u.tenant_id, u.actor_id, u.actor_role, u.action, u.subject, u.fields::text[],
-	u.purpose, u.outcome, u.request_id, u.decision_id, u.policy_revision, u.sealed
-FROM unnest($1::bigint[], $2::bytea[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
-	$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bytea[])
-	AS u (seq, leaf_hash, time, tenant_id, actor_id, actor_role, action, subject, fields, purpose, outcome,
-		request_id, decision_id, policy_revision, sealed)`
+var insertSequencedSQL = insertEntriesFrom(1, true)
 
 // pendingExistSQL tells whether any entry is pending.
 const pendingExistSQL = `SELECT EXISTS (SELECT FROM audit_entries WHERE seq IS NULL)`
@@ -37,7 +31,7 @@ const pendingExistSQL = `SELECT EXISTS (SELECT FROM audit_entries WHERE seq IS N
 // 007): those below had ended by then, and their entries were numbered.
 // The statement returns how many entries it inserted and the xmin of its
 // own snapshot, the next such bound when it inserted them.
-const appendSequencedSQL = `WITH h AS (
+var appendSequencedSQL = `WITH h AS (
 	UPDATE audit_head SET tree = $1
 	WHERE id AND tree = $2
 		AND NOT EXISTS (SELECT FROM audit_entries WHERE seq IS NULL AND txid >= $21::text::xid8)
@@ -46,13 +40,7 @@ const appendSequencedSQL = `WITH h AS (
 	INSERT INTO audit_nodes (level, idx, hash)
 	SELECT * FROM unnest($3::smallint[], $4::bigint[], $5::bytea[]) WHERE EXISTS (SELECT FROM h)
 ), e AS (
-	INSERT INTO audit_entries (seq, leaf_hash, ` + entryColumns + `)
-SELECT u.seq, u.leaf_hash, u.time, u.tenant_id, u.actor_id, u.actor_role, u.action, u.subject, u.fields::text[],
-	u.purpose, u.outcome, u.request_id, u.decision_id, u.policy_revision, u.sealed
-FROM unnest($6::bigint[], $7::bytea[], $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[],
-	$13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::bytea[])
-	AS u (seq, leaf_hash, time, tenant_id, actor_id, actor_role, action, subject, fields, purpose, outcome,
-		request_id, decision_id, policy_revision, sealed)
+	` + insertEntriesFrom(6, true) + `
 	WHERE EXISTS (SELECT FROM h)
 	RETURNING 1
 )
