@@ -98,8 +98,13 @@ func (db *DB) AuditHead(ctx context.Context) ([]byte, error) {
 
 // readHead reads the head row; a missing row or a NULL head is nil.
 func readHead(ctx context.Context, q querier) ([]byte, error) {
+	return scanHead(q.QueryRowContext(ctx, qReadHead))
+}
+
+// scanHead scans the row of qReadHead; a missing row or a NULL head is nil.
+func scanHead(row *sql.Row) ([]byte, error) {
 	var head []byte
-	err := q.QueryRowContext(ctx, qReadHead).Scan(&head)
+	err := row.Scan(&head)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -145,8 +150,8 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 
 	now := db.now()
 	err = db.write(ctx, func(tx *wtx) error {
-		var stored []byte
-		if err := tx.queryRow(tx.st.readHead).Scan(&stored); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		stored, err := scanHead(tx.queryRow(tx.st.readHead))
+		if err != nil {
 			return err
 		}
 		if !bytes.Equal(stored, prevHead) {
