@@ -76,13 +76,12 @@ type LogOptions struct {
 //
 // Entries that record no change (a read, a search, a refusal) have no
 // transaction of their own to join. Append numbers them at once instead:
-// it hashes them after the entries sequenced so far and has
-// Store.SequenceAudit insert them already numbered, with the nodes and the
-// new head, under the same head check. A read is then answered only once
-// its entry is in the tree, and the store writes each such entry once
-// rather than inserting it and numbering it later. They may be numbered
-// before the entry of a change committed a moment earlier and still
-// pending, by up to one SequenceInterval.
+// after the entries pending in the store, which it numbers first, it
+// hashes them and has Store.SequenceAudit insert them already numbered,
+// with the nodes and the new head, under the same head check. A read is
+// then answered only once its entry is in the tree, every entry committed
+// before it comes first in the log, and the store writes each such entry
+// once rather than inserting it and numbering it later.
 //
 // Sequence numbers are therefore dense and gap-free whatever the number of
 // writers: they are assigned by one party from the size of the head it
@@ -548,10 +547,10 @@ func (l *Log) sequence(ctx context.Context) (uint64, error) {
 }
 
 // Append adds entries that record no change of their own (reads,
-// searches, refusals) to the log at once, without the pending stage: in
-// one Store.SequenceAudit call it numbers the entries pending in the
-// store, then these after them, and stores them as new entries with the
-// tree nodes and the new head. Every entry committed before the call is
+// searches, refusals) to the log at once, without the pending stage: it
+// numbers the entries pending in the store, then these after them, and
+// stores these as new entries with the tree nodes and the new head, in the
+// last Store.SequenceAudit call of the pass. Every entry committed before the call is
 // thus numbered before the appended ones. It returns once they are
 // durable and in the tree, or fails and stores none of them. Entries are
 // appended in the order given; a zero Time is set to the Log's clock (the
