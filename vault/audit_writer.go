@@ -27,8 +27,8 @@ import (
 // later.
 type auditWriter struct {
 	store Store
-	// log, when it holds an entryAppender, takes the batches.
-	log atomic.Value
+	// log, when set, takes the batches.
+	log atomic.Pointer[entryAppender]
 
 	once    sync.Once
 	reqs    chan *auditReq
@@ -128,7 +128,7 @@ func (w *auditWriter) appendTo(l entryAppender) { w.log.Store(&l) }
 
 // write stores one batch, through the log if there is one.
 func (w *auditWriter) write(ctx context.Context, entries []*AuditEntry) error {
-	if l, _ := w.log.Load().(*entryAppender); l != nil {
+	if l := w.log.Load(); l != nil {
 		les := make([]*audit.Entry, len(entries))
 		for i, e := range entries {
 			if e == nil {
