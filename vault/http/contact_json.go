@@ -69,16 +69,9 @@ func appendSegmentResult(b []byte, r *vault.SegmentResult) (_ []byte, ok bool) {
 	}
 	if len(r.Contacts) > 0 {
 		sep()
-		b = append(b, `"contacts":[`...)
-		for i, v := range r.Contacts {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, ok = appendContactView(b, v); !ok {
-				return b, false
-			}
+		if b, ok = appendContactViews(append(b, `"contacts":`...), r.Contacts); !ok {
+			return b, false
 		}
-		b = append(b, ']')
 	}
 	if r.NextCursor != "" {
 		sep()
@@ -91,19 +84,24 @@ func appendContactList(b []byte, l contactList) (_ []byte, ok bool) {
 	b = append(b, `{"contacts":`...)
 	if l.Contacts == nil {
 		b = append(b, "null"...)
-	} else {
-		b = append(b, '[')
-		for i, v := range l.Contacts {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			if b, ok = appendContactView(b, v); !ok {
-				return b, false
-			}
-		}
-		b = append(b, ']')
+	} else if b, ok = appendContactViews(b, l.Contacts); !ok {
+		return b, false
 	}
 	return append(b, '}'), true
+}
+
+// appendContactViews appends a non-nil list of views as a JSON array.
+func appendContactViews(b []byte, vs []*vault.ContactView) (_ []byte, ok bool) {
+	b = append(b, '[')
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if b, ok = appendContactView(b, v); !ok {
+			return b, false
+		}
+	}
+	return append(b, ']'), true
 }
 
 func appendContactView(b []byte, v *vault.ContactView) (_ []byte, ok bool) {

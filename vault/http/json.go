@@ -15,7 +15,7 @@ import (
 )
 
 // writeJSON answers with v as JSON: as json.Marshal encodes it, through
-// appendJSON into a pooled buffer when v is a contact view.
+// appendJSON into a pooled buffer when v is an answer appendJSON encodes.
 func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	bp := jsonBuffers.Get().(*[]byte)
 	defer putJSONBuffer(bp)
