@@ -143,7 +143,7 @@ func TestPendingFloorPartial(t *testing.T) {
 	db, _ := pgtest.MustOpen(t)
 	tn := storetest.MustCreateTenant(t, db)
 	ctx := context.Background()
-	storetest.SequenceAll(t, db) // nothing: the floor rises to now
+	tree := storetest.SequenceAll(t, db) // nothing: the floor rises to now
 	before := postgres.PendingFloor(db)
 	es := []*vault.AuditEntry{storetest.NewEntry(tn.ID, vault.ActionContactUpdate, ""), storetest.NewEntry(tn.ID, vault.ActionContactUpdate, "")}
 	if err := db.AppendAudit(ctx, es); err != nil {
@@ -157,24 +157,8 @@ func TestPendingFloorPartial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree := &audit.Tree{}
-	if head != nil {
-		if tree, err = audit.UnmarshalTree(head); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := *ps[0].Entry
-	e.Seq = tree.Size()
-	leaf, err := e.LeafHash()
-	if err != nil {
-		t.Fatal(err)
-	}
-	next, nodes, err := tree.Append(leaf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nextHead, _ := next.MarshalBinary()
-	if err := db.SequenceAudit(ctx, head, []audit.Sequenced{{ID: ps[0].ID, Seq: e.Seq, LeafHash: leaf}}, nodes, nextHead); err != nil {
+	seqd, nodes, nextHead := storetest.BatchOn(t, tree, ps[:1])
+	if err := db.SequenceAudit(ctx, head, seqd, nodes, nextHead); err != nil {
 		t.Fatal(err)
 	}
 	rest, err := db.PendingAudit(ctx, 10)
@@ -182,8 +166,8 @@ func TestPendingFloorPartial(t *testing.T) {
 		t.Fatalf("PendingAudit after numbering one of two = %v, %v; want the other (floor %d, was %d)", rest, err, postgres.PendingFloor(db), before)
 	}
 	checkFloor(t, db)
-	if tree := storetest.SequenceAll(t, db); tree.Size() != next.Size()+1 {
-		t.Errorf("size after sequencing the rest = %d, want %d", tree.Size(), next.Size()+1)
+	if got := storetest.SequenceAll(t, db); got.Size() != tree.Size()+2 {
+		t.Errorf("size after sequencing the rest = %d, want %d", got.Size(), tree.Size()+2)
 	}
 	checkFloor(t, db)
 	if postgres.PendingFloor(db) <= before {

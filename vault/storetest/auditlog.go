@@ -29,7 +29,7 @@ func testAuditLog(t *testing.T, open func(t *testing.T) vault.Store) {
 		ps := pendingAll(t, s)
 		other := randomTree(t, 3)
 		otherHead, _ := other.MarshalBinary()
-		seqd, nodes, head := batchOn(t, other, ps)
+		seqd, nodes, head := BatchOn(t, other, ps)
 		err := s.SequenceAudit(ctx, otherHead, seqd, nodes, head)
 		if !errors.Is(err, audit.ErrHeadMoved) {
 			t.Errorf("SequenceAudit(some head) on an empty log = %v, want ErrHeadMoved", err)
@@ -57,7 +57,7 @@ func testAuditLog(t *testing.T, open func(t *testing.T) vault.Store) {
 				if stale.tree.Size() > 0 {
 					prev, _ = stale.tree.MarshalBinary()
 				}
-				seqd, nodes, head := batchOn(t, stale.tree, ps)
+				seqd, nodes, head := BatchOn(t, stale.tree, ps)
 				err := s.SequenceAudit(ctx, prev, seqd, nodes, head)
 				if !errors.Is(err, audit.ErrHeadMoved) {
 					t.Errorf("SequenceAudit(stale head) = %v, want ErrHeadMoved", err)
@@ -70,7 +70,7 @@ func testAuditLog(t *testing.T, open func(t *testing.T) vault.Store) {
 			})
 		}
 		// The right head goes through.
-		seqd, nodes, head = batchOn(t, tree, ps)
+		seqd, nodes, head = BatchOn(t, tree, ps)
 		mustCode(t, "SequenceAudit(current head)", s.SequenceAudit(ctx, head1, seqd, nodes, head), "")
 		checkPending(t, s)
 		if got := CheckLog(t, s); got.Size() != 5 {
@@ -100,7 +100,7 @@ func testAuditLog(t *testing.T, open func(t *testing.T) vault.Store) {
 			{"Twice", []audit.Pending{ps[0], ps[0]}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				seqd, nodes, next := batchOn(t, tree, tt.batch)
+				seqd, nodes, next := BatchOn(t, tree, tt.batch)
 				err := s.SequenceAudit(ctx, head, seqd, nodes, next)
 				if err == nil || errors.Is(err, audit.ErrHeadMoved) {
 					t.Errorf("SequenceAudit(%s) = %v, want an error other than ErrHeadMoved", tt.name, err)
@@ -113,7 +113,7 @@ func testAuditLog(t *testing.T, open func(t *testing.T) vault.Store) {
 				CheckLog(t, s)
 			})
 		}
-		seqd, nodes, next := batchOn(t, tree, ps)
+		seqd, nodes, next := BatchOn(t, tree, ps)
 		mustCode(t, "SequenceAudit(pending)", s.SequenceAudit(ctx, head, seqd, nodes, next), "")
 		checkPending(t, s)
 		CheckLog(t, s)
@@ -336,9 +336,9 @@ func randomTree(t testing.TB, n int) *audit.Tree {
 	return tree
 }
 
-// batchOn returns what a sequencer holding tree would store for ps: the
+// BatchOn returns what a sequencer holding tree would store for ps: the
 // entries numbered from tree's size, the nodes and the new head.
-func batchOn(t testing.TB, tree *audit.Tree, ps []audit.Pending) ([]audit.Sequenced, []audit.Node, []byte) {
+func BatchOn(t testing.TB, tree *audit.Tree, ps []audit.Pending) ([]audit.Sequenced, []audit.Node, []byte) {
 	t.Helper()
 	seqd, leaves, err := number(tree.Size(), ps)
 	if err != nil {
