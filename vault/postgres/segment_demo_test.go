@@ -155,13 +155,7 @@ func demoRowSource(tenant string, seed int64, start, n int, first, last time.Tim
 // demoWhere returns the baseline's WHERE clause of a query, $1 being the
 // tenant: the filter and the policy's conditions for the role.
 func demoWhere(q storetest.DemoQuery, since time.Time, year int) string {
-	list := func(vs []string) string {
-		quoted := make([]string, len(vs))
-		for i, v := range vs {
-			quoted[i] = "'" + v + "'"
-		}
-		return strings.Join(quoted, ", ")
-	}
+	list := storetest.DemoSQLList
 	conds := []string{"tenant_id = $1", "district IN (" + list(storetest.DemoDistricts) + ")", "newsletter"}
 	switch q.Filter {
 	case "five":

@@ -233,13 +233,7 @@ func loadPlaintextDemo(ctx context.Context, db *sql.DB, first, last time.Time) e
 // parameter being the tenant: the filter and the policy's conditions for
 // the role.
 func demoWhere(q storetest.DemoQuery, since time.Time, year int) string {
-	list := func(vs []string) string {
-		quoted := make([]string, len(vs))
-		for i, v := range vs {
-			quoted[i] = "'" + v + "'"
-		}
-		return strings.Join(quoted, ", ")
-	}
+	list := storetest.DemoSQLList
 	interests := "EXISTS (SELECT 1 FROM plaintext_interests WHERE contact = rid AND interest IN (" + list(storetest.DemoInterests) + "))"
 	conds := []string{"tenant_id = ?", "district IN (" + list(storetest.DemoDistricts) + ")", "newsletter = 1"}
 	switch q.Filter {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +20,17 @@ type DemoValues struct {
 	BirthYear                                    int
 	Interests                                    []string
 	Newsletter, SMS, Events                      bool
+}
+
+// DemoSQLList returns the demo's values vs (districts, interests: no
+// quote in them) as a list of SQL string literals, for the plaintext
+// baselines' WHERE clauses: 'a', 'b'.
+func DemoSQLList(vs []string) string {
+	quoted := make([]string, len(vs))
+	for i, v := range vs {
+		quoted[i] = "'" + v + "'"
+	}
+	return strings.Join(quoted, ", ")
 }
 
 // DemoContact returns the plain values of synth.Contact(seed, i): the
