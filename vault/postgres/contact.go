@@ -60,7 +60,8 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 	return nil
 }
 
-// Contact returns a record with one primary-key query: ENOTFOUND if the
+// Contact returns a record with one primary-key query, shared with
+// concurrent calls when the store is busy (contact_reads.go): ENOTFOUND if the
 // tenant has no record with that id, EINVALID for an empty tenant or id.
 func (db *DB) Contact(ctx context.Context, tenantID, id string) (*vault.Record, error) {
 	if tenantID == "" || id == "" {
@@ -69,12 +70,7 @@ func (db *DB) Contact(ctx context.Context, tenantID, id string) (*vault.Record, 
 	if !vault.ValidID(id) {
 		return nil, vault.Errorf(vault.ENOTFOUND, "Contact not found.")
 	}
-	r := &vault.Record{TenantID: tenantID, ID: id}
-	row := db.pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts WHERE tenant_id = $1 AND id = $2`, tenantID, id)
-	if err := scanRecord(row, r, false); err != nil {
-		return nil, fmt.Errorf("postgres.Contact: %w", mapError(err))
-	}
-	return r, nil
+	return db.read(ctx, tenantID, id)
 }
 
 // UpdateContact replaces everything of the stored record but its tenant,
@@ -213,7 +209,7 @@ func (db *DB) FindContacts(ctx context.Context, tenantID, field string, token []
 	var rs []*vault.Record
 	for rows.Next() {
 		r := &vault.Record{TenantID: tenantID}
-		if err := scanRecord(rows, r, true); err != nil {
+		if err := scanRecord(rows, r, &r.ID); err != nil {
 			return nil, fmt.Errorf("postgres.FindContacts: %w", mapError(err))
 		}
 		rs = append(rs, r)
@@ -448,9 +444,9 @@ func sameLookup(a, b vault.Lookup) bool {
 	return a.Field == b.Field && a.Unique == b.Unique && bytes.Equal(a.Token, b.Token)
 }
 
-// scanRecord reads the contactColumns of a row into r, preceded by the id
-// if withID is set.
-func scanRecord(row pgx.Row, r *vault.Record, withID bool) error {
+// scanRecord reads the contactColumns of a row into r, preceded by the
+// columns scanned into lead, if any (the id, for one).
+func scanRecord(row pgx.Row, r *vault.Record, lead ...any) error {
 	// The bytea[] columns scan into FlatArray, which pgx fills without
 	// reflection; a [][]byte would take its reflective path.
 	var (
@@ -461,8 +457,8 @@ func scanRecord(row pgx.Row, r *vault.Record, withID bool) error {
 	)
 	dest := []any{&r.WrappedKey, &sealed, &consents, &r.Flags.Restricted, &r.Flags.Objected, &r.Version,
 		&segs, &fields, &tokens, &unique, &r.CreatedAt, &r.UpdatedAt}
-	if withID {
-		dest = append([]any{&r.ID}, dest...)
+	if len(lead) > 0 {
+		dest = append(lead, dest...)
 	}
 	if err := row.Scan(dest...); err != nil {
 		return err

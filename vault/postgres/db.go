@@ -53,6 +53,9 @@ type DB struct {
 	floorMu      sync.Mutex
 	lastPending  *pendingRead
 
+	// reads coalesces concurrent reads of one record (contact_reads.go).
+	reads readCoalescer
+
 	// Now returns the current time. It stamps records, tokens, tenants and
 	// audit entries whose time is zero. It may be replaced before the DB is
 	// used; it defaults to time.Now.

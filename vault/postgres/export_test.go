@@ -21,3 +21,28 @@ var (
 // PendingFloor returns the transaction id below which db knows every
 // audit entry to be numbered.
 func PendingFloor(db *DB) uint64 { return db.pendingFloor.Load() }
+
+// HoldReads takes every statement slot of db's coalesced reads, so that
+// the reads that follow queue; queued tells how many wait, and release
+// hands them their statements.
+func HoldReads(db *DB) (queued func() int, release func()) {
+	c := &db.reads
+	c.mu.Lock()
+	held := maxReadBatches - c.inflight
+	c.inflight = maxReadBatches
+	c.mu.Unlock()
+	queued = func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.queue)
+	}
+	release = func() {
+		for range held {
+			c.leave()
+		}
+	}
+	return queued, release
+}
+
+// MaxReadBatch is how many queued reads one statement reads at most.
+const MaxReadBatch = maxReadBatch

@@ -253,7 +253,7 @@ func (db *DB) listQuery(ctx context.Context, tenantID, sql string, args []any) (
 	var rs []*vault.Record
 	for rows.Next() {
 		r := &vault.Record{TenantID: tenantID}
-		if err := scanRecord(rows, r, true); err != nil {
+		if err := scanRecord(rows, r, &r.ID); err != nil {
 			return nil, mapError(err)
 		}
 		rs = append(rs, r)
