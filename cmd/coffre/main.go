@@ -136,6 +136,7 @@ type Main struct {
 	server *vhttp.Server
 	debug  *http.Server
 	logger *slog.Logger
+	logs   *logBuffer // the server's log lines, batched
 
 	policy     *policy.Engine
 	reloadSvc  atomic.Pointer[vault.Service]
@@ -223,7 +224,8 @@ func (m *Main) URL() string {
 
 // Close stops the server gracefully (requests in flight get up to 10
 // seconds), then the service's audit writer, then the audit log (which
-// sequences what is left), and closes the store. It is safe to call more
+// sequences what is left), closes the store and writes the last log
+// lines. It is safe to call more
 // than once.
 func (m *Main) Close() error {
 	var errs []error
@@ -254,6 +256,10 @@ func (m *Main) Close() error {
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 		m.store = nil
+	}
+	if m.logs != nil {
+		errs = append(errs, m.logs.Close())
+		m.logs = nil
 	}
 	return errors.Join(errs...)
 }

@@ -440,7 +440,12 @@ func TestServe(t *testing.T) {
 		if code := call(t, "GET", s2.url+"/v1/contacts/"+created.ID, token, nil, nil); code != http.StatusNotFound {
 			t.Errorf("get after erase: status %d", code)
 		}
-		for _, line := range strings.Split(strings.TrimSpace(s2.logs.String()), "\n") {
+		s2.close(t) // writes the log lines it batched
+		lines := strings.Split(strings.TrimSpace(s2.logs.String()), "\n")
+		if len(lines) < 4 {
+			t.Errorf("server logged %d lines for three requests and its start", len(lines))
+		}
+		for _, line := range lines {
 			if !json.Valid([]byte(line)) {
 				t.Errorf("log line is not JSON: %q", line)
 			}

@@ -50,7 +50,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 
-	logger := slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: lvl}))
+	m.logs = newLogBuffer(m.Stderr)
+	logger := slog.New(slog.NewJSONHandler(m.logs, &slog.HandlerOptions{Level: lvl}))
 	m.logger = logger
 	// The policy is compiled before anything is created: a broken one
 	// stops start-up with its file and line.
