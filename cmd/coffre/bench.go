@@ -525,18 +525,13 @@ func (b *bench) create(ctx context.Context, c *benchClient) (contactRef, result,
 	if err != nil {
 		return contactRef{}, result{}, err.Error()
 	}
-	var v struct {
-		ID string `json:"id"`
-	}
-	res, detail := c.request(ctx, http.MethodPost, "/v1/contacts", "", body, http.StatusCreated, &v)
-	if res.ok && v.ID == "" {
-		res.ok, detail = false, "no contact id in the answer"
-	}
+	var id createdID
+	res, detail := c.request(ctx, http.MethodPost, "/v1/contacts", "", body, http.StatusCreated, &id)
 	if !res.ok {
 		return contactRef{}, res, detail
 	}
 	search, _ := json.Marshal(vault.SearchQuery{Email: in.Fields["email"].(string)})
-	return contactRef{id: v.ID, search: search}, res, detail
+	return contactRef{id: string(id), search: search}, res, detail
 }
 
 // opStats are the measured results of one op.

@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coffre/coffre/vault"
 )
 
 // The bench's HTTP client. The bench runs on the machine of the server it
@@ -142,7 +144,15 @@ func (c *benchClient) request(ctx context.Context, method, path, id string, body
 	c.body = trackedBody{r: resp.Body}
 	switch {
 	case ok && out != nil:
-		if raw, isRaw := out.(*[]byte); isRaw {
+		if loc, isLoc := out.(*createdID); isLoc {
+			// The new contact's id, from the Location header: the answer's
+			// body need not be parsed.
+			id, found := strings.CutPrefix(resp.Header.Get("Location"), "/v1/contacts/")
+			if !found || !vault.ValidID(id) {
+				ok, detail = false, "no contact id in the Location header"
+			}
+			*loc = createdID(id)
+		} else if raw, isRaw := out.(*[]byte); isRaw {
 			// The answer as it is, for a text answer such as /metrics.
 			*raw = bytes.Clone(c.readUpTo(maxProblemBody))
 			if !c.body.eof {
@@ -284,6 +294,10 @@ func (c *benchClient) close() {
 	c.conn.Close()
 	c.conn = nil
 }
+
+// createdID, as request's out, takes the id of a created contact from the
+// answer's Location header, and leaves its body unread.
+type createdID string
 
 // trackedBody is an answer's body that remembers how its reading ended.
 type trackedBody struct {

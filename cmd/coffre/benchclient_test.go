@@ -308,6 +308,36 @@ func TestBenchClientUnreadable(t *testing.T) {
 	}
 }
 
+func TestBenchClientCreatedID(t *testing.T) {
+	// A create's id comes from its Location header; the body is drained,
+	// and the connection kept, whatever it holds.
+	const id = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
+	location := "/v1/contacts/" + id
+	srv, conns := benchServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if location != "" {
+			w.Header().Set("Location", location)
+		}
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, `{"id":"not this one"`)
+	})
+	c := testBenchClient(t, srv.URL)
+	var got createdID
+	res, detail := c.request(context.Background(), http.MethodPost, "/v1/contacts", "", []byte(`{}`), http.StatusCreated, &got)
+	if !res.ok || got != id {
+		t.Fatalf("request = %+v, %q, id %q; want %q", res, detail, got, id)
+	}
+	for _, bad := range []string{"", "/v1/contacts/", "/v1/tokens/" + id, "/v1/contacts/" + id + "/x"} {
+		location = bad
+		res, detail := c.request(context.Background(), http.MethodPost, "/v1/contacts", "", []byte(`{}`), http.StatusCreated, &got)
+		if res.ok || detail != "no contact id in the Location header" {
+			t.Errorf("Location %q: request = %+v, %q", bad, res, detail)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("%d connections for five answers, want 1", n)
+	}
+}
+
 func TestBenchClientDrainsLargeBody(t *testing.T) {
 	// Long answers, with a length or chunked, are read to their end so
 	// that the connection serves the next request.
