@@ -34,36 +34,55 @@ func (s *Server) readContact(w http.ResponseWriter, r *http.Request) (map[string
 	if err != nil {
 		return nil, nil, err
 	}
-	var in contactBody
-	if err := decodeJSON(body, &in, ""); err != nil {
-		return nil, nil, err
+	return decodeContact(body)
+}
+
+// decodeContact decodes the body of a create or a patch: by
+// decodeContactFast when the body has the common shape, by decodeJSON,
+// which writes the errors, otherwise. EINVALID.
+func decodeContact(body []byte) (map[string]any, map[string]vault.ConsentInput, error) {
+	// Exactly one of parsed (fast) and raw (decodeJSON) holds the
+	// consents, if the body has any.
+	fields, parsed, ok := decodeContactFast(body)
+	var raw map[string]json.RawMessage
+	if !ok {
+		var in contactBody
+		if err := decodeJSON(body, &in, ""); err != nil {
+			return nil, nil, err
+		}
+		fields, raw = in.Fields, in.Consents
 	}
-	if in.Consents == nil {
-		return in.Fields, nil, nil
+	if raw == nil && parsed == nil {
+		return fields, nil, nil
 	}
-	consents := make(map[string]vault.ConsentInput, len(in.Consents))
+	consents := make(map[string]vault.ConsentInput, len(raw)+len(parsed))
 	var problems []vault.FieldError
-	names := make([]string, 0, len(in.Consents))
-	for k := range in.Consents {
+	names := make([]string, 0, len(raw)+len(parsed))
+	for k := range raw {
+		names = append(names, k)
+	}
+	for k := range parsed {
 		names = append(names, k)
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		name := "consents." + k
-		var c consentBody
-		if err := decodeJSON(in.Consents[k], &c, name); err != nil {
-			fe := vault.ErrorFields(err)
-			if len(fe) == 0 {
-				fe = []vault.FieldError{{Field: name, Reason: "must be an object of granted, at, source and proof only"}}
+		c, ok := parsed[k]
+		if !ok {
+			name := "consents." + k
+			if err := decodeJSON(raw[k], &c, name); err != nil {
+				fe := vault.ErrorFields(err)
+				if len(fe) == 0 {
+					fe = []vault.FieldError{{Field: name, Reason: "must be an object of granted, at, source and proof only"}}
+				}
+				problems = append(problems, fe...)
+				continue
 			}
-			problems = append(problems, fe...)
-			continue
 		}
 		ci := vault.ConsentInput{Granted: c.Granted, Source: c.Source, Proof: c.Proof}
 		if c.At != nil {
 			t, err := time.Parse(time.RFC3339Nano, *c.At)
 			if err != nil {
-				problems = append(problems, vault.FieldError{Field: name + ".at", Reason: "must be an RFC 3339 date-time"})
+				problems = append(problems, vault.FieldError{Field: "consents." + k + ".at", Reason: "must be an RFC 3339 date-time"})
 				continue
 			}
 			ci.At = &t
@@ -73,7 +92,7 @@ func (s *Server) readContact(w http.ResponseWriter, r *http.Request) (map[string
 	if len(problems) > 0 {
 		return nil, nil, &vault.Error{Code: vault.EINVALID, Message: "Invalid contact.", Fields: problems}
 	}
-	return in.Fields, consents, nil
+	return fields, consents, nil
 }
 
 // createContact serves POST /v1/contacts: 201 with the contact as the
