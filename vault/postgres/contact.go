@@ -184,40 +184,14 @@ func (db *DB) EraseContact(ctx context.Context, tenantID, id string, e *vault.Au
 
 // FindContacts returns at most limit records of the tenant whose lookup
 // token for field equals token, ordered by CreatedAt then id; none (and no
-// error) if nothing matches. It returns EINVALID for an empty tenant, field
+// error) if nothing matches. Its statement is shared with concurrent calls
+// when the store is busy (contact_finds.go). It returns EINVALID for an empty tenant, field
 // or token, or a limit below 1.
 func (db *DB) FindContacts(ctx context.Context, tenantID, field string, token []byte, limit int) ([]*vault.Record, error) {
 	if tenantID == "" || field == "" || len(token) == 0 || limit < 1 {
 		return nil, vault.Errorf(vault.EINVALID, "Tenant, field, token and a positive limit are required.")
 	}
-	rows, err := db.pool.Query(ctx, `SELECT c.id, c.wrapped_key, c.sealed, c.consents, c.restricted, c.objected,
-			c.version, c.tokens, c.lookup_fields, c.lookup_tokens, c.lookup_unique, c.created_at, c.updated_at
-		FROM contacts c
-		JOIN (
-			SELECT contact_id FROM contact_lookups
-			WHERE tenant_id = $1 AND field = $2 AND token = $3 AND is_unique
-			UNION ALL
-			SELECT contact_id FROM contact_lookups
-			WHERE tenant_id = $1 AND field = $2 AND token = $3 AND NOT is_unique
-		) l ON c.tenant_id = $1 AND c.id = l.contact_id
-		ORDER BY c.created_at, c.id
-		LIMIT $4`, tenantID, field, token, limit)
-	if err != nil {
-		return nil, fmt.Errorf("postgres.FindContacts: %w", mapError(err))
-	}
-	defer rows.Close()
-	var rs []*vault.Record
-	for rows.Next() {
-		r := &vault.Record{TenantID: tenantID}
-		if err := scanRecord(rows, r, &r.ID); err != nil {
-			return nil, fmt.Errorf("postgres.FindContacts: %w", mapError(err))
-		}
-		rs = append(rs, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres.FindContacts: %w", mapError(err))
-	}
-	return rs, nil
+	return db.find(ctx, tenantID, field, token, limit)
 }
 
 // LoadContacts bulk-inserts records, their rows of contact_segments and

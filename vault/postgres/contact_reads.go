@@ -3,36 +3,11 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/coffre/coffre/vault"
 )
-
-// Reads of one record by its id (Contact) are the API's most frequent
-// statement. Each costs the database a round trip's fixed work (protocol,
-// executor start-up, socket wake-ups) that dwarfs the primary-key lookup
-// itself, so concurrent reads are coalesced: at most maxReadBatches
-// statements are in flight, and a read that arrives while they are waits
-// and goes with the next statement, which reads every waiting record at
-// once. A read that finds a statement slot free runs at once,
-// alone, with the single-row statement: coalescing adds no wait when the
-// store is not busy. There is no goroutine of its own: the read whose
-// statement ends hands the waiting reads to the first of them, which runs
-// their statement.
-
-// maxReadBatches is how many coalesced read statements may be in flight
-// at once; maxReadBatch bounds the records one of them reads.
-const (
-	maxReadBatches = 1
-	maxReadBatch   = 64
-)
-
-// readTimeout bounds a coalesced read statement, which runs for several
-// requests and so ignores the cancellation of any one of them.
-const readTimeout = 10 * time.Second
 
 // contactReadsSQL reads the records named by two parallel arrays of tenant
 // ids and record ids, each with its position in the arrays (from 1). The
@@ -45,108 +20,30 @@ const contactReadsSQL = `SELECT u.n, c.*
 	CROSS JOIN LATERAL (SELECT ` + contactColumns + ` FROM contacts
 		WHERE tenant_id = u.tenant_id AND id = u.id LIMIT 1) c`
 
-// contactRead is one read waiting for, or leading, a statement.
+// contactRead is one read of a record by its id, with its answer.
 type contactRead struct {
 	tenantID, id string
 	rec          *vault.Record
 	err          error
-	// batch, when set, holds the reads whose statement this read runs.
-	batch []*contactRead
-	// done is closed once rec or err is set, or batch is handed over.
-	done chan struct{}
-}
-
-// readCoalescer queues the reads that find every statement slot taken.
-type readCoalescer struct {
-	mu       sync.Mutex
-	inflight int
-	queue    []*contactRead
 }
 
 // read returns one record, coalesced with concurrent reads.
 func (db *DB) read(ctx context.Context, tenantID, id string) (*vault.Record, error) {
-	if err := ctx.Err(); err != nil {
+	r := &contactRead{tenantID: tenantID, id: id}
+	if err := db.reads.do(ctx, r, db.runReads); err != nil {
 		return nil, err
 	}
-	c := &db.reads
-	req := &contactRead{tenantID: tenantID, id: id}
-	if c.enter(req) {
-		db.runReads(ctx, []*contactRead{req})
-		return req.rec, req.err
-	}
-	select {
-	case <-req.done:
-	case <-ctx.Done():
-		if c.withdraw(req) {
-			return nil, ctx.Err()
-		}
-		// The read is in a statement already, or leads one: wait for it,
-		// which readTimeout bounds.
-		<-req.done
-	}
-	if req.batch != nil {
-		db.runReads(ctx, req.batch)
-	}
-	return req.rec, req.err
+	return r.rec, r.err
 }
 
-// enter takes a statement slot for req and reports true if one is free;
-// otherwise it queues req, whose done channel it makes, and reports false.
-func (c *readCoalescer) enter(req *contactRead) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.inflight < maxReadBatches {
-		c.inflight++
-		return true
-	}
-	req.done = make(chan struct{})
-	c.queue = append(c.queue, req)
-	return false
-}
-
-// leave passes the caller's statement slot to the first read of the
-// queue, with up to maxReadBatch reads to run, or frees it.
-func (c *readCoalescer) leave() {
-	c.mu.Lock()
-	if len(c.queue) == 0 {
-		c.inflight--
-		c.mu.Unlock()
-		return
-	}
-	n := min(len(c.queue), maxReadBatch)
-	next := make([]*contactRead, n)
-	copy(next, c.queue)
-	c.queue = append(c.queue[:0], c.queue[n:]...)
-	c.mu.Unlock()
-	next[0].batch = next
-	close(next[0].done)
-}
-
-// withdraw takes req out of the queue, and reports whether it was there.
-func (c *readCoalescer) withdraw(req *contactRead) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i, q := range c.queue {
-		if q == req {
-			c.queue = append(c.queue[:i], c.queue[i+1:]...)
-			return true
-		}
-	}
-	return false
-}
-
-// runReads reads the records of batch, whose first read is the caller's
-// own, answers the others, and leaves its statement slot.
+// runReads answers batch: one read with the single-row statement, more
+// with contactReadsSQL.
 func (db *DB) runReads(ctx context.Context, batch []*contactRead) {
 	if len(batch) == 1 {
 		batch[0].rec, batch[0].err = db.readOne(ctx, batch[0].tenantID, batch[0].id)
-	} else {
-		db.readMany(ctx, batch)
+		return
 	}
-	for _, r := range batch[1:] {
-		close(r.done)
-	}
-	db.reads.leave()
+	db.readMany(ctx, batch)
 }
 
 // readOne reads one record with the single-row statement.
@@ -173,7 +70,7 @@ func (db *DB) readMany(ctx context.Context, batch []*contactRead) {
 			r.rec, r.err = nil, err
 		}
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), coalescedTimeout)
 	defer cancel()
 	rows, err := db.pool.Query(rctx, contactReadsSQL, tenants, ids)
 	if err != nil {

@@ -117,3 +117,105 @@ func waitQueued(t *testing.T, queued func() int, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCoalescedFinds queues more finds by lookup token than one statement
+// takes, and checks that each gets what it gets alone: its records in
+// order, up to its limit, none for another tenant's token or an unknown
+// one. A find whose context ends while it waits leaves the queue.
+func TestCoalescedFinds(t *testing.T) {
+	db, _ := pgtest.MustOpen(t)
+	ctx := context.Background()
+	a, b := storetest.MustCreateTenant(t, db), storetest.MustCreateTenant(t, db)
+	// Records of a share one of three phone tokens; one record of b shares
+	// the first.
+	shared := [][]byte{storetest.RandomBytes(32), storetest.RandomBytes(32), storetest.RandomBytes(32)}
+	var recs []*vault.Record
+	for i := range 25 {
+		tn := a
+		if i == 24 {
+			tn = b
+		}
+		r := storetest.NewRecord(tn.ID)
+		r.CreatedAt = storetest.Now().Add(time.Duration(i%7) * time.Second) // ties broken by id
+		r.Lookups[1].Token = shared[i%3]
+		if err := db.CreateContact(ctx, r, storetest.NewEntry(tn.ID, vault.ActionContactCreate, r.ID)); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+
+	type find struct {
+		tenantID, field string
+		token           []byte
+		limit           int
+	}
+	var finds []find
+	for _, r := range recs {
+		finds = append(finds, find{r.TenantID, storetest.FieldEmail, r.Lookups[0].Token, 50})
+		finds = append(finds, find{a.ID, storetest.FieldEmail, r.Lookups[0].Token, 1}) // b's record: none
+	}
+	for i, tok := range shared {
+		for _, limit := range []int{1, 3, 50} {
+			finds = append(finds, find{a.ID, storetest.FieldPhone, tok, limit})
+			finds = append(finds, find{b.ID, storetest.FieldPhone, tok, limit})
+		}
+		finds = append(finds, find{a.ID, storetest.FieldEmail, tok, 50}) // the wrong field: none
+		finds = append(finds, find{a.ID, storetest.FieldPhone, storetest.RandomBytes(32 + i), 50})
+	}
+	if len(finds) <= postgres.MaxReadBatch {
+		t.Fatalf("%d finds fit in one statement", len(finds))
+	}
+
+	// Each find alone first: the statement of one find.
+	want := make([][]*vault.Record, len(finds))
+	matches := 0
+	for i, f := range finds {
+		var err error
+		if want[i], err = db.FindContacts(ctx, f.tenantID, f.field, f.token, f.limit); err != nil {
+			t.Fatal(err)
+		}
+		matches += len(want[i])
+	}
+	if matches < len(recs)+20 {
+		t.Fatalf("the finds alone matched %d records: the test's data is wrong", matches)
+	}
+
+	queued, release := postgres.HoldFinds(db)
+	got := make([][]*vault.Record, len(finds))
+	errs := make([]error, len(finds))
+	var wg sync.WaitGroup
+	for i, f := range finds {
+		wg.Go(func() {
+			got[i], errs[i] = db.FindContacts(ctx, f.tenantID, f.field, f.token, f.limit)
+		})
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	var cancelled error
+	wg.Go(func() {
+		_, cancelled = db.FindContacts(cctx, a.ID, storetest.FieldPhone, shared[0], 50)
+	})
+	waitQueued(t, queued, len(finds)+1)
+	cancel()
+	waitQueued(t, queued, len(finds))
+	release()
+	wg.Wait()
+
+	if !errors.Is(cancelled, context.Canceled) {
+		t.Errorf("a find cancelled while queued returned %v, want context.Canceled", cancelled)
+	}
+	for i := range finds {
+		if errs[i] != nil {
+			t.Errorf("find %d: %v", i, errs[i])
+			continue
+		}
+		if len(got[i]) != len(want[i]) {
+			t.Errorf("find %d: %d records, alone %d", i, len(got[i]), len(want[i]))
+			continue
+		}
+		for j := range got[i] {
+			if d := storetest.DiffRecord(got[i][j], want[i][j]); d != "" {
+				t.Errorf("find %d, record %d: %s", i, j, d)
+			}
+		}
+	}
+}

@@ -53,8 +53,10 @@ type DB struct {
 	floorMu      sync.Mutex
 	lastPending  *pendingRead
 
-	// reads coalesces concurrent reads of one record (contact_reads.go).
-	reads readCoalescer
+	// reads and finds coalesce concurrent reads of one record by id and
+	// by lookup token (coalesce.go).
+	reads coalescer[*contactRead]
+	finds coalescer[*contactFind]
 
 	// Now returns the current time. It stamps records, tokens, tenants and
 	// audit entries whose time is zero. It may be replaced before the DB is

@@ -22,27 +22,27 @@ var (
 // audit entry to be numbered.
 func PendingFloor(db *DB) uint64 { return db.pendingFloor.Load() }
 
-// HoldReads takes every statement slot of db's coalesced reads, so that
-// the reads that follow queue; queued tells how many wait, and release
-// hands them their statements.
-func HoldReads(db *DB) (queued func() int, release func()) {
-	c := &db.reads
+// HoldReads takes every statement slot of db's coalesced reads by id, so
+// that the reads that follow queue; queued tells how many wait, and
+// release hands them their statements. HoldFinds does the same for the
+// reads by lookup token.
+func HoldReads(db *DB) (queued func() int, release func()) { return hold(&db.reads) }
+
+// HoldFinds is HoldReads for FindContacts.
+func HoldFinds(db *DB) (queued func() int, release func()) { return hold(&db.finds) }
+
+func hold[T any](c *coalescer[T]) (queued func() int, release func()) {
 	c.mu.Lock()
-	held := maxReadBatches - c.inflight
-	c.inflight = maxReadBatches
+	held := coalesceSlots - c.inflight
+	c.inflight = coalesceSlots
 	c.mu.Unlock()
-	queued = func() int {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return len(c.queue)
-	}
 	release = func() {
 		for range held {
 			c.leave()
 		}
 	}
-	return queued, release
+	return c.queued, release
 }
 
-// MaxReadBatch is how many queued reads one statement reads at most.
-const MaxReadBatch = maxReadBatch
+// MaxReadBatch is how many queued reads one statement serves at most.
+const MaxReadBatch = coalesceBatch

@@ -1,0 +1,142 @@
+package postgres
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// The API's most frequent reads, a record by its id (Contact) and records
+// by a lookup token (FindContacts), are one small statement each. Each
+// costs the database a round trip's fixed work (protocol, executor
+// start-up, socket wake-ups) that dwarfs the index probe itself, so
+// concurrent reads of one kind are coalesced: at most coalesceSlots
+// statements of the kind are in flight, and a read that arrives while they
+// are waits and goes with the next statement, which serves every waiting
+// read at once. A read that finds a slot free runs at once, alone: the
+// coalescing adds no wait when the store is not busy. There is no goroutine
+// of its own: the read whose statement ends hands the waiting reads to the
+// first of them, which runs their statement.
+
+// coalesceSlots is how many statements of one kind may be in flight at
+// once; coalesceBatch bounds the reads one of them serves. Alternating
+// builds, one slot served more gets per second than two.
+const (
+	coalesceSlots = 1
+	coalesceBatch = 64
+)
+
+// coalescedTimeout bounds a coalesced statement, which runs for several
+// requests and so ignores the cancellation of any one of them.
+const coalescedTimeout = 10 * time.Second
+
+// coalescer queues the reads of one kind that find every slot taken. T is
+// the read, which carries its answer.
+type coalescer[T any] struct {
+	mu       sync.Mutex
+	inflight int
+	queue    []*waiting[T]
+}
+
+// waiting is a read waiting for, or leading, a statement.
+type waiting[T any] struct {
+	read T
+	// batch, when set, holds the reads whose statement this read runs.
+	batch []*waiting[T]
+	// done is closed once the read is answered, or batch is handed over.
+	done chan struct{}
+}
+
+// do has run answer read, alone or in a batch whose first read is the
+// caller's; run must answer every read it is given. do returns ctx's
+// error, unanswered, if ctx ends while the read waits in the queue.
+func (c *coalescer[T]) do(ctx context.Context, read T, run func(context.Context, []T)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w := &waiting[T]{read: read}
+	if c.enter(w) {
+		c.run(ctx, []*waiting[T]{w}, run)
+		return nil
+	}
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		if c.withdraw(w) {
+			return ctx.Err()
+		}
+		// The read is in a statement already, or leads one: wait for it,
+		// which coalescedTimeout bounds.
+		<-w.done
+	}
+	if w.batch != nil {
+		c.run(ctx, w.batch, run)
+	}
+	return nil
+}
+
+// run answers batch with run, wakes its reads but the first, the caller's,
+// and leaves the statement slot.
+func (c *coalescer[T]) run(ctx context.Context, batch []*waiting[T], run func(context.Context, []T)) {
+	reads := make([]T, len(batch))
+	for i, w := range batch {
+		reads[i] = w.read
+	}
+	run(ctx, reads)
+	for _, w := range batch[1:] {
+		close(w.done)
+	}
+	c.leave()
+}
+
+// enter takes a statement slot for w and reports true if one is free;
+// otherwise it queues w, whose done channel it makes, and reports false.
+func (c *coalescer[T]) enter(w *waiting[T]) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inflight < coalesceSlots {
+		c.inflight++
+		return true
+	}
+	w.done = make(chan struct{})
+	c.queue = append(c.queue, w)
+	return false
+}
+
+// leave passes the caller's statement slot to the first read of the
+// queue, with up to coalesceBatch reads to serve, or frees it.
+func (c *coalescer[T]) leave() {
+	c.mu.Lock()
+	if len(c.queue) == 0 {
+		c.inflight--
+		c.mu.Unlock()
+		return
+	}
+	n := min(len(c.queue), coalesceBatch)
+	next := make([]*waiting[T], n)
+	copy(next, c.queue)
+	c.queue = append(c.queue[:0], c.queue[n:]...)
+	c.mu.Unlock()
+	next[0].batch = next
+	close(next[0].done)
+}
+
+// withdraw takes w out of the queue, and reports whether it was there.
+func (c *coalescer[T]) withdraw(w *waiting[T]) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, q := range c.queue {
+		if q == w {
+			c.queue = append(c.queue[:i], c.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// queued returns how many reads wait.
+func (c *coalescer[T]) queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
