@@ -54,8 +54,15 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 		return fmt.Errorf("postgres.CreateContact: %w", err)
 	}
 	defer cancel()
-	if _, err := db.pool.Exec(ectx, createSQL(shape), args...); err != nil {
+	var suppressed *string
+	if err := db.pool.QueryRow(ectx, createSQL(shape), args...).Scan(&suppressed); err != nil {
 		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
+	}
+	if suppressed != nil {
+		if !validFieldName(*suppressed) {
+			return fmt.Errorf("postgres.CreateContact: %w", vault.Errorf(vault.EINTERNAL, "A suppression check named no field."))
+		}
+		return fmt.Errorf("postgres.CreateContact: %w", vault.SuppressedError(*suppressed))
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // migrationCount is the number of files in migration/.
-const migrationCount = 8
+const migrationCount = 9
 
 // applied returns the versions recorded in schema_migrations of the
 // schema u uses.

@@ -39,10 +39,6 @@ func mapError(err error) error {
 	if errors.As(err, &ve) {
 		return err
 	}
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == sqlstateSuppressed && validFieldName(pe.Detail) {
-		return fmt.Errorf("%w: %w", vault.SuppressedError(pe.Detail), err)
-	}
 	code, msg := classify(err)
 	if code == "" {
 		return err
@@ -71,12 +67,8 @@ func classify(err error) (code, msg string) {
 	return "", ""
 }
 
-// sqlstateSuppressed is the SQLSTATE contact_not_suppressed raises, with
-// the field as its detail (migration 006).
-const sqlstateSuppressed = "CF001"
-
 // validFieldName reports whether s has the form of a schema field name, so
-// that only a field name, never anything else a server error carries,
+// that only a field name, never anything else the database returns,
 // reaches an error message.
 func validFieldName(s string) bool {
 	if s == "" || len(s) > 64 {
