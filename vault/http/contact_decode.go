@@ -26,43 +26,27 @@ import "unicode/utf8"
 // with decodeJSON.
 func decodeContactFast(b []byte) (fields map[string]any, consents map[string]consentBody, ok bool) {
 	d := fastDecoder{b: b}
-	if !d.next('{') {
-		return nil, nil, false
-	}
 	var seenFields, seenConsents bool
-	if !d.next('}') {
-		for {
-			key, ok := d.key()
-			if !ok {
-				return nil, nil, false
+	ok = d.object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "fields":
+			if seenFields {
+				return false
 			}
-			switch string(key) {
-			case "fields":
-				if seenFields {
-					return nil, nil, false
-				}
-				seenFields = true
-				if fields, ok = d.fields(); !ok {
-					return nil, nil, false
-				}
-			case "consents":
-				if seenConsents {
-					return nil, nil, false
-				}
-				seenConsents = true
-				if consents, ok = d.consents(); !ok {
-					return nil, nil, false
-				}
-			default:
-				return nil, nil, false
+			seenFields = true
+			fields, ok = d.fields()
+		case "consents":
+			if seenConsents {
+				return false
 			}
-			if !d.next(',') {
-				if !d.next('}') {
-					return nil, nil, false
-				}
-				break
-			}
+			seenConsents = true
+			consents, ok = d.consents()
 		}
+		return ok
+	})
+	if !ok {
+		return nil, nil, false
 	}
 	d.space()
 	if d.i != len(b) {
@@ -150,57 +134,67 @@ func (d *fastDecoder) key() (_ []byte, ok bool) {
 	return k, true
 }
 
+// object reads an object, calling member for each member name with the
+// decoder at its value, which member reads. It reports false when the next
+// token is not an object, on bad syntax, or when member does.
+func (d *fastDecoder) object(member func(key []byte) bool) bool {
+	if !d.next('{') {
+		return false
+	}
+	if d.next('}') {
+		return true
+	}
+	for {
+		k, ok := d.key()
+		if !ok || !member(k) {
+			return false
+		}
+		if !d.next(',') {
+			return d.next('}')
+		}
+	}
+}
+
 // fields reads the value of "fields": null, or an object of strings,
 // arrays of strings and nulls.
 func (d *fastDecoder) fields() (_ map[string]any, ok bool) {
 	if d.null() {
 		return nil, true
 	}
-	if !d.next('{') {
-		return nil, false
-	}
 	m := make(map[string]any)
-	if d.next('}') {
-		return m, true
-	}
-	for {
-		k, ok := d.key()
-		if !ok {
-			return nil, false
-		}
+	ok = d.object(func(k []byte) bool {
 		if _, dup := m[string(k)]; dup {
-			return nil, false
+			return false
 		}
 		d.space()
 		if d.i == len(d.b) {
-			return nil, false
+			return false
 		}
 		switch d.b[d.i] {
 		case '"':
 			s, ok := d.str()
 			if !ok {
-				return nil, false
+				return false
 			}
 			m[string(k)] = string(s)
 		case '[':
 			a, ok := d.strings()
 			if !ok {
-				return nil, false
+				return false
 			}
 			m[string(k)] = a
 		default:
 			if !d.null() {
-				return nil, false
+				return false
 			}
 			m[string(k)] = nil
 		}
-		if !d.next(',') {
-			if !d.next('}') {
-				return nil, false
-			}
-			return m, true
-		}
+		return true
+	})
+	if !ok {
+		return nil, false
 	}
+	return m, true
 }
 
 // strings reads an array of strings as encoding/json decodes it into an
@@ -233,45 +227,28 @@ func (d *fastDecoder) consents() (_ map[string]consentBody, ok bool) {
 	if d.null() {
 		return nil, true
 	}
-	if !d.next('{') {
-		return nil, false
-	}
 	m := make(map[string]consentBody)
-	if d.next('}') {
-		return m, true
-	}
-	for {
-		k, ok := d.key()
-		if !ok {
-			return nil, false
-		}
+	ok = d.object(func(k []byte) bool {
 		if _, dup := m[string(k)]; dup {
-			return nil, false
+			return false
 		}
 		c, ok := d.consent()
 		if !ok {
-			return nil, false
+			return false
 		}
 		m[string(k)] = c
-		if !d.next(',') {
-			if !d.next('}') {
-				return nil, false
-			}
-			return m, true
-		}
+		return true
+	})
+	if !ok {
+		return nil, false
 	}
+	return m, true
 }
 
 // consent reads one consent, an object of granted, at, source and proof,
 // as decodeJSON reads it into a consentBody: a null leaves the member at
 // its zero value.
 func (d *fastDecoder) consent() (c consentBody, ok bool) {
-	if !d.next('{') {
-		return c, false
-	}
-	if d.next('}') {
-		return c, true
-	}
 	const (
 		granted = 1 << iota
 		at
@@ -279,12 +256,9 @@ func (d *fastDecoder) consent() (c consentBody, ok bool) {
 		proof
 	)
 	var seen int
-	for {
-		k, ok := d.key()
-		if !ok {
-			return c, false
-		}
+	ok = d.object(func(k []byte) bool {
 		var member int
+		ok := true
 		switch string(k) {
 		case "granted":
 			member = granted
@@ -296,42 +270,34 @@ func (d *fastDecoder) consent() (c consentBody, ok bool) {
 				f := false
 				c.Granted = &f
 			case !d.null():
-				return c, false
+				return false
 			}
 		case "at":
 			member = at
 			if !d.null() {
 				s, ok := d.str()
 				if !ok {
-					return c, false
+					return false
 				}
 				t := string(s)
 				c.At = &t
 			}
 		case "source":
 			member = source
-			if c.Source, ok = d.optString(); !ok {
-				return c, false
-			}
+			c.Source, ok = d.optString()
 		case "proof":
 			member = proof
-			if c.Proof, ok = d.optString(); !ok {
-				return c, false
-			}
+			c.Proof, ok = d.optString()
 		default:
-			return c, false
+			return false
 		}
-		if seen&member != 0 {
-			return c, false
+		if !ok || seen&member != 0 {
+			return false
 		}
 		seen |= member
-		if !d.next(',') {
-			if !d.next('}') {
-				return c, false
-			}
-			return c, true
-		}
-	}
+		return true
+	})
+	return c, ok
 }
 
 // optString reads a string or null, which leaves a string member empty.
