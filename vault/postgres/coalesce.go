@@ -2,8 +2,11 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/coffre/coffre/vault"
 )
 
 // The API's most frequent reads, a record by its id (Contact) and records
@@ -139,4 +142,36 @@ func (c *coalescer[T]) queued() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.queue)
+}
+
+// queryBatch runs q, the statement of a batch of n reads, with args,
+// bounded by coalescedTimeout rather than by ctx's cancellation. Each row
+// is the position of its read in the batch (from 1), the record's id if
+// withID, and contactColumns; queryBatch calls row with the read's index
+// (from 0) and the record. A failed statement or scan, or a position
+// outside the batch, is its error.
+func (db *DB) queryBatch(ctx context.Context, n int, withID bool, q string, args []any, row func(i int, r *vault.Record)) error {
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), coalescedTimeout)
+	defer cancel()
+	rows, err := db.pool.Query(qctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pos int64
+		r := &vault.Record{}
+		lead := []any{&pos}
+		if withID {
+			lead = append(lead, &r.ID)
+		}
+		if err := scanRecord(rows, r, lead...); err != nil {
+			return err
+		}
+		if pos < 1 || pos > int64(n) {
+			return fmt.Errorf("read position %d of %d", pos, n)
+		}
+		row(int(pos-1), r)
+	}
+	return rows.Err()
 }

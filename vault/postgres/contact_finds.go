@@ -96,36 +96,15 @@ func (db *DB) findMany(ctx context.Context, batch []*contactFind) {
 	for i, f := range batch {
 		tenants[i], fields[i], tokens[i], limits[i] = f.tenantID, f.field, f.token, int32(min(f.limit, math.MaxInt32))
 	}
-	fail := func(err error) {
+	err := db.queryBatch(ctx, len(batch), true, findManySQL, []any{tenants, fields, tokens, limits}, func(i int, r *vault.Record) {
+		f := batch[i]
+		r.TenantID = f.tenantID
+		f.recs = append(f.recs, r)
+	})
+	if err != nil {
 		err = fmt.Errorf("postgres.FindContacts: %w", mapError(err))
 		for _, f := range batch {
 			f.recs, f.err = nil, err
 		}
-	}
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), coalescedTimeout)
-	defer cancel()
-	rows, err := db.pool.Query(fctx, findManySQL, tenants, fields, tokens, limits)
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var n int64
-		r := &vault.Record{}
-		if err := scanRecord(rows, r, &n, &r.ID); err != nil {
-			fail(err)
-			return
-		}
-		if n < 1 || n > int64(len(batch)) {
-			fail(fmt.Errorf("find position %d of %d", n, len(batch)))
-			return
-		}
-		f := batch[n-1]
-		r.TenantID = f.tenantID
-		f.recs = append(f.recs, r)
-	}
-	if err := rows.Err(); err != nil {
-		fail(err)
 	}
 }

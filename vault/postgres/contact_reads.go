@@ -64,37 +64,16 @@ func (db *DB) readMany(ctx context.Context, batch []*contactRead) {
 	for i, r := range batch {
 		tenants[i], ids[i] = r.tenantID, r.id
 	}
-	fail := func(err error) {
+	err := db.queryBatch(ctx, len(batch), false, contactReadsSQL, []any{tenants, ids}, func(i int, r *vault.Record) {
+		req := batch[i]
+		r.TenantID, r.ID = req.tenantID, req.id
+		req.rec = r
+	})
+	if err != nil {
 		err = fmt.Errorf("postgres.Contact: %w", mapError(err))
 		for _, r := range batch {
 			r.rec, r.err = nil, err
 		}
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), coalescedTimeout)
-	defer cancel()
-	rows, err := db.pool.Query(rctx, contactReadsSQL, tenants, ids)
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var n int64
-		r := &vault.Record{}
-		if err := scanRecord(rows, r, &n); err != nil {
-			fail(err)
-			return
-		}
-		if n < 1 || n > int64(len(batch)) {
-			fail(fmt.Errorf("read position %d of %d", n, len(batch)))
-			return
-		}
-		req := batch[n-1]
-		r.TenantID, r.ID = req.tenantID, req.id
-		req.rec = r
-	}
-	if err := rows.Err(); err != nil {
-		fail(err)
 		return
 	}
 	for _, r := range batch {
