@@ -58,27 +58,14 @@ func TestCoalescedReads(t *testing.T) {
 		t.Fatalf("%d reads fit in one statement", len(reads))
 	}
 
-	queued, release := postgres.HoldReads(db)
 	got := make([]*vault.Record, len(reads))
 	errs := make([]error, len(reads))
-	var wg sync.WaitGroup
-	for i, rd := range reads {
-		wg.Go(func() {
-			got[i], errs[i] = db.Contact(ctx, rd.tenantID, rd.id)
-		})
-	}
-	// A read that gives up while it waits.
-	cctx, cancel := context.WithCancel(ctx)
-	var cancelled error
-	wg.Go(func() {
-		_, cancelled = db.Contact(cctx, a.ID, recs[0].ID)
+	cancelled := runQueued(t, postgres.HoldReads, db, len(reads), func(i int) {
+		got[i], errs[i] = db.Contact(ctx, reads[i].tenantID, reads[i].id)
+	}, func(ctx context.Context) error {
+		_, err := db.Contact(ctx, a.ID, recs[0].ID)
+		return err
 	})
-	waitQueued(t, queued, len(reads)+1)
-	cancel()
-	waitQueued(t, queued, len(reads))
-	release()
-	wg.Wait()
-
 	if !errors.Is(cancelled, context.Canceled) {
 		t.Errorf("a read cancelled while queued returned %v, want context.Canceled", cancelled)
 	}
@@ -97,13 +84,35 @@ func TestCoalescedReads(t *testing.T) {
 			t.Errorf("read %d: %s", i, d)
 		}
 	}
-	if n := queued(); n != 0 {
-		t.Errorf("%d reads still queued", n)
-	}
 	// The slot is free again: a read runs at once.
 	if _, err := db.Contact(ctx, a.ID, recs[0].ID); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// runQueued runs call(0) to call(n-1) concurrently while hold holds db's
+// statement slot, so that all of them queue, and one more read, cancel,
+// whose context ends while it waits; then it lets them run, waits for them
+// and returns cancel's error.
+func runQueued(t *testing.T, hold func(*postgres.DB) (func() int, func()), db *postgres.DB, n int, call func(i int), cancel func(context.Context) error) error {
+	t.Helper()
+	queued, release := hold(db)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { call(i) })
+	}
+	ctx, stop := context.WithCancel(t.Context())
+	var cancelled error
+	wg.Go(func() { cancelled = cancel(ctx) })
+	waitQueued(t, queued, n+1)
+	stop()
+	waitQueued(t, queued, n)
+	release()
+	wg.Wait()
+	if n := queued(); n != 0 {
+		t.Errorf("%d reads still queued", n)
+	}
+	return cancelled
 }
 
 // waitQueued waits until queued reports n.
@@ -180,26 +189,15 @@ func TestCoalescedFinds(t *testing.T) {
 		t.Fatalf("the finds alone matched %d records: the test's data is wrong", matches)
 	}
 
-	queued, release := postgres.HoldFinds(db)
 	got := make([][]*vault.Record, len(finds))
 	errs := make([]error, len(finds))
-	var wg sync.WaitGroup
-	for i, f := range finds {
-		wg.Go(func() {
-			got[i], errs[i] = db.FindContacts(ctx, f.tenantID, f.field, f.token, f.limit)
-		})
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	var cancelled error
-	wg.Go(func() {
-		_, cancelled = db.FindContacts(cctx, a.ID, storetest.FieldPhone, shared[0], 50)
+	cancelled := runQueued(t, postgres.HoldFinds, db, len(finds), func(i int) {
+		f := finds[i]
+		got[i], errs[i] = db.FindContacts(ctx, f.tenantID, f.field, f.token, f.limit)
+	}, func(ctx context.Context) error {
+		_, err := db.FindContacts(ctx, a.ID, storetest.FieldPhone, shared[0], 50)
+		return err
 	})
-	waitQueued(t, queued, len(finds)+1)
-	cancel()
-	waitQueued(t, queued, len(finds))
-	release()
-	wg.Wait()
-
 	if !errors.Is(cancelled, context.Canceled) {
 		t.Errorf("a find cancelled while queued returned %v, want context.Canceled", cancelled)
 	}
