@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -185,5 +186,65 @@ func checkFloor(t *testing.T, db *postgres.DB) {
 		strconv.FormatUint(postgres.PendingFloor(db), 10)).Scan(&n)
 	if err != nil || n != 0 {
 		t.Fatalf("%d entries pending below the floor %d (%v)", n, postgres.PendingFloor(db), err)
+	}
+}
+
+// TestPendingChecksUseIndex checks that the questions whether entries are
+// pending read the pending index, not the log, even under statistics
+// taken while thousands of entries were pending and since numbered: with
+// EXISTS, the planner then chose a sequential scan of the whole log for
+// every append.
+func TestPendingChecksUseIndex(t *testing.T) {
+	db, u := pgtest.MustOpen(t)
+	tn := storetest.MustCreateTenant(t, db)
+	ctx := context.Background()
+	for range 10 {
+		var batch []*vault.AuditEntry
+		for range 500 {
+			batch = append(batch, storetest.NewEntry(tn.ID, vault.ActionContactUpdate, ""))
+		}
+		if err := db.AppendAudit(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := pgtest.Conn(t, u)
+	if _, err := conn.Exec(ctx, "ANALYZE audit_entries"); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := storetest.NewLog(t, db, 0)
+	if _, err := l.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_generic_plan"); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range postgres.PendingChecks {
+		name := "check" + strconv.Itoa(i)
+		if _, err := conn.Exec(ctx, "PREPARE "+name+" AS "+q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		args := ""
+		if strings.Contains(q, "$1") {
+			args = "('0')"
+		}
+		var plan []string
+		rows, err := conn.Query(ctx, "EXPLAIN EXECUTE "+name+args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Join(plan, "\n")
+		if strings.Contains(text, "Seq Scan") || !strings.Contains(text, "audit_entries_pending_txid") {
+			t.Errorf("%s\nis planned as\n%s", q, text)
+		}
 	}
 }

@@ -1,6 +1,10 @@
 package postgres
 
-import "github.com/jackc/pgx/v5/pgxpool"
+import (
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
 
 // SkipAudit makes db's writes leave out their audit entry, so that the
 // benchmarks can tell what the entry costs.
@@ -46,3 +50,7 @@ func hold[T any](c *coalescer[T]) (queued func() int, release func()) {
 
 // MaxReadBatch is how many queued reads one statement serves at most.
 const MaxReadBatch = coalesceBatch
+
+// PendingChecks are the statements that ask whether entries are pending,
+// each with at most one parameter: the transaction id floor.
+var PendingChecks = []string{pendingExistSQL, "SELECT " + strings.ReplaceAll(noPendingFromSQL, "$21", "$1")}

@@ -13,8 +13,20 @@ import (
 // the sequence numbers and leaf hashes, then the arrays of insertEntriesSQL.
 var insertSequencedSQL = insertEntriesFrom(1, true)
 
-// pendingExistSQL tells whether any entry is pending.
-const pendingExistSQL = `SELECT EXISTS (SELECT FROM audit_entries WHERE seq IS NULL)`
+// pendingExistSQL tells whether any entry is pending, and noPendingFromSQL,
+// within appendSequencedSQL, whether none of a transaction at or above $21
+// is. Both read at most one row of the pending index in txid order rather
+// than asking EXISTS: for EXISTS the planner costs a sequential scan by
+// its first matching row, which statistics taken while many entries were
+// pending (an ANALYZE after a bulk load, say) make look cheap, and every
+// append then read the whole log (9 ms a batch at 34,000 entries). No
+// sequential scan returns rows in txid order without a sort of them all,
+// so the partial index wins whatever the statistics.
+const (
+	pendingExistSQL  = `SELECT count(*) > 0 FROM (SELECT FROM audit_entries WHERE seq IS NULL ORDER BY txid LIMIT 1) AS p`
+	noPendingFromSQL = `(SELECT count(*) FROM (SELECT FROM audit_entries WHERE seq IS NULL AND txid >= $21::text::xid8
+			ORDER BY txid LIMIT 1) AS p) = 0`
+)
 
 // appendSequencedSQL is a batch of new entries on a log that has a head,
 // in one statement that is its own transaction: it replaces the head only
@@ -34,7 +46,7 @@ const pendingExistSQL = `SELECT EXISTS (SELECT FROM audit_entries WHERE seq IS N
 var appendSequencedSQL = `WITH h AS (
 	UPDATE audit_head SET tree = $1
 	WHERE id AND tree = $2
-		AND NOT EXISTS (SELECT FROM audit_entries WHERE seq IS NULL AND txid >= $21::text::xid8)
+		AND ` + noPendingFromSQL + `
 	RETURNING 1
 ), n AS (
 	INSERT INTO audit_nodes (level, idx, hash)
