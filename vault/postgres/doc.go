@@ -13,14 +13,17 @@
 // and flags. A record is one row of contacts, so that reading it is one
 // primary-key query; its lookups are kept on that row too, and in
 // contact_lookups, whose partial unique index refuses a second record of
-// the tenant with the same unique lookup.
+// the tenant with the same unique lookup. Concurrent reads by id, and
+// concurrent searches by lookup token, share statements when the store is
+// busy (coalesce.go): a read that finds its kind's statement in flight
+// waits for the next one, which serves every waiting read.
 //
 // A write and its audit entry commit in one transaction, whose statements
 // are pipelined: BEGIN, the change, the audit entry and COMMIT travel to the
 // server together, in one round trip. A create is a single statement, an
-// INSERT whose WITH clauses write the record, its lookups, its segment row
-// and its entry (create.go), its own transaction. LoadContacts copies rows
-// in with COPY.
+// INSERT whose WITH clauses check the suppression list and write the
+// record, its lookups, its segment row and its entry (create.go), its own
+// transaction. LoadContacts copies rows in with COPY.
 //
 // # Audit log
 //
@@ -40,7 +43,9 @@
 // statement's check that nothing is pending reads only entries of
 // transactions at or above the xmin of the last check that found none
 // (each entry keeps its writer's transaction id, migration 007), so it
-// does not walk the index entries that numbered rows leave until VACUUM.
+// does not walk the index entries that numbered rows leave until VACUUM,
+// and it asks for the first such entry in txid order rather than EXISTS,
+// so that no statistics make it a scan of the whole log.
 //
 // DB implements audit.Store for the log's sequencer: PendingAudit reads
 // the pending rows by id, from the pending floor up (audit_floor.go), and
