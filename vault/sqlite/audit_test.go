@@ -378,6 +378,7 @@ func TestAuditEntries_Plan(t *testing.T) {
 		{"Actor", `SELECT * FROM audit_entries WHERE tenant_id = 't' AND seq >= 0 AND actor_id = 'a' ORDER BY seq LIMIT 10`, "audit_entries_actor"},
 		{"Action", `SELECT * FROM audit_entries WHERE tenant_id = 't' AND seq >= 0 AND action = 'a' ORDER BY seq LIMIT 10`, "audit_entries_action"},
 		{"Pending", `SELECT * FROM audit_entries WHERE seq IS NULL ORDER BY id LIMIT 10`, "audit_entries_pending"},
+		{"PendingExist", `SELECT EXISTS (SELECT 1 FROM audit_entries WHERE seq IS NULL)`, "audit_entries_pending"},
 		{"Sequenced", `SELECT * FROM audit_entries WHERE seq >= 0 AND seq < 10 ORDER BY seq`, "audit_entries_seq"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
