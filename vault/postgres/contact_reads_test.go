@@ -217,3 +217,35 @@ func TestCoalescedFinds(t *testing.T) {
 		}
 	}
 }
+
+// TestCoalescedReadsFail checks that reads sharing a statement that
+// fails all get its error, and that the slot is free afterwards.
+func TestCoalescedReadsFail(t *testing.T) {
+	db, _ := pgtest.MustOpen(t)
+	ctx := context.Background()
+	tn := storetest.MustCreateTenant(t, db)
+	r := storetest.NewRecord(tn.ID)
+	storetest.MustCreateContact(t, db, r)
+
+	queued, release := postgres.HoldReads(db)
+	errs := make([]error, 5)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = db.Contact(ctx, tn.ID, r.ID) })
+	}
+	waitQueued(t, queued, len(errs))
+	db.Close() // every statement now fails
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			t.Errorf("read %d through a closed pool succeeded", i)
+		}
+	}
+	if _, err := db.Contact(ctx, tn.ID, r.ID); err == nil {
+		t.Error("a read after the failed batch succeeded through a closed pool")
+	}
+	if n := queued(); n != 0 {
+		t.Errorf("%d reads still queued", n)
+	}
+}
