@@ -34,16 +34,22 @@ const (
 // requests and so ignores the cancellation of any one of them.
 const coalescedTimeout = 10 * time.Second
 
+// coalescedRead is a read that carries its answer, and can be answered
+// with an error.
+type coalescedRead interface {
+	fail(err error)
+}
+
 // coalescer queues the reads of one kind that find every slot taken. T is
 // the read, which carries its answer.
-type coalescer[T any] struct {
+type coalescer[T coalescedRead] struct {
 	mu       sync.Mutex
 	inflight int
 	queue    []*waiting[T]
 }
 
 // waiting is a read waiting for, or leading, a statement.
-type waiting[T any] struct {
+type waiting[T coalescedRead] struct {
 	read T
 	// batch, when set, holds the reads whose statement this read runs.
 	batch []*waiting[T]
@@ -80,18 +86,34 @@ func (c *coalescer[T]) do(ctx context.Context, read T, run func(context.Context,
 }
 
 // run answers batch with run, wakes its reads but the first, the caller's,
-// and leaves the statement slot.
+// and leaves the statement slot. If run panics, the batch's reads fail
+// and the slot is left before the panic goes on in the caller: the other
+// reads must not wait for ever, nor the reads to come.
 func (c *coalescer[T]) run(ctx context.Context, batch []*waiting[T], run func(context.Context, []T)) {
 	reads := make([]T, len(batch))
 	for i, w := range batch {
 		reads[i] = w.read
 	}
+	defer func() {
+		p := recover()
+		if p != nil {
+			for _, r := range reads {
+				r.fail(errReadPanicked)
+			}
+		}
+		for _, w := range batch[1:] {
+			close(w.done)
+		}
+		c.leave()
+		if p != nil {
+			panic(p)
+		}
+	}()
 	run(ctx, reads)
-	for _, w := range batch[1:] {
-		close(w.done)
-	}
-	c.leave()
 }
+
+// errReadPanicked answers the reads of a statement whose run panicked.
+var errReadPanicked = vault.Errorf(vault.EINTERNAL, "The read failed.")
 
 // enter takes a statement slot for w and reports true if one is free;
 // otherwise it queues w, whose done channel it makes, and reports false.

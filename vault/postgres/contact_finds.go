@@ -47,6 +47,9 @@ type contactFind struct {
 	err             error
 }
 
+// fail answers f with err.
+func (f *contactFind) fail(err error) { f.recs, f.err = nil, err }
+
 // find returns the records of one lookup token, coalesced with concurrent
 // finds.
 func (db *DB) find(ctx context.Context, tenantID, field string, token []byte, limit int) ([]*vault.Record, error) {
@@ -104,7 +107,7 @@ func (db *DB) findMany(ctx context.Context, batch []*contactFind) {
 	if err != nil {
 		err = fmt.Errorf("postgres.FindContacts: %w", mapError(err))
 		for _, f := range batch {
-			f.recs, f.err = nil, err
+			f.fail(err)
 		}
 	}
 }

@@ -30,6 +30,9 @@ type contactRead struct {
 	err          error
 }
 
+// fail answers r with err.
+func (r *contactRead) fail(err error) { r.rec, r.err = nil, err }
+
 // read returns one record, coalesced with concurrent reads.
 func (db *DB) read(ctx context.Context, tenantID, id string) (*vault.Record, error) {
 	r := &contactRead{tenantID: tenantID, id: id}
@@ -75,7 +78,7 @@ func (db *DB) readMany(ctx context.Context, batch []*contactRead) {
 	if err != nil {
 		err = fmt.Errorf("postgres.Contact: %w", mapError(err))
 		for _, r := range batch {
-			r.rec, r.err = nil, err
+			r.fail(err)
 		}
 		return
 	}

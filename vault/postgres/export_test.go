@@ -35,7 +35,7 @@ func HoldReads(db *DB) (queued func() int, release func()) { return hold(&db.rea
 // HoldFinds is HoldReads for FindContacts.
 func HoldFinds(db *DB) (queued func() int, release func()) { return hold(&db.finds) }
 
-func hold[T any](c *coalescer[T]) (queued func() int, release func()) {
+func hold[T coalescedRead](c *coalescer[T]) (queued func() int, release func()) {
 	c.mu.Lock()
 	held := coalesceSlots - c.inflight
 	c.inflight = coalesceSlots

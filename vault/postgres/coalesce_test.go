@@ -1,0 +1,62 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testRead is a read of the coalescer's own tests.
+type testRead struct {
+	n   int
+	got int
+	err error
+}
+
+func (r *testRead) fail(err error) { r.err = err }
+
+// TestCoalescerPanic checks that a statement whose run panics fails the
+// reads it was serving, frees its slot for the reads to come, and panics
+// in the goroutine that ran it.
+func TestCoalescerPanic(t *testing.T) {
+	var c coalescer[*testRead]
+	queued, release := hold(&c)
+	reads := make([]*testRead, 4)
+	panicked := make([]any, len(reads))
+	var wg sync.WaitGroup
+	for i := range reads {
+		reads[i] = &testRead{n: i}
+		wg.Go(func() {
+			defer func() { panicked[i] = recover() }()
+			_ = c.do(context.Background(), reads[i], func(context.Context, []*testRead) { panic("broken") })
+		})
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for queued() != len(reads) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d reads queued, want %d", queued(), len(reads))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release()
+	wg.Wait()
+	leaders := 0
+	for i, r := range reads {
+		if panicked[i] != nil {
+			leaders++
+		}
+		if !errors.Is(r.err, errReadPanicked) {
+			t.Errorf("read %d: error %v, want errReadPanicked", i, r.err)
+		}
+	}
+	if leaders != 1 {
+		t.Errorf("%d goroutines panicked, want the one that ran the statement", leaders)
+	}
+	// The slot is free: a read runs at once.
+	r := &testRead{n: 9}
+	if err := c.do(context.Background(), r, func(_ context.Context, rs []*testRead) { rs[0].got = rs[0].n }); err != nil || r.got != 9 {
+		t.Fatalf("read after the panic: %v, got %d", err, r.got)
+	}
+}
