@@ -28,13 +28,14 @@ var urgentLevels = [][]byte{[]byte(`"level":"WARN`), []byte(`"level":"ERROR`)}
 type logBuffer struct {
 	mu     sync.Mutex
 	w      io.Writer
+	every  time.Duration // the longest a line waits
 	buf    []byte
 	armed  bool // a flush is scheduled
 	closed bool
 	err    error // the first write error, reported by the next Write
 }
 
-func newLogBuffer(w io.Writer) *logBuffer { return &logBuffer{w: w} }
+func newLogBuffer(w io.Writer) *logBuffer { return &logBuffer{w: w, every: logFlushEvery} }
 
 // Write queues p, or writes it and everything queued when p is a warning
 // or an error, or when logFlushBytes are queued. After Close it writes p
@@ -55,7 +56,7 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	}
 	if !b.armed {
 		b.armed = true
-		time.AfterFunc(logFlushEvery, b.flush)
+		time.AfterFunc(b.every, b.flush)
 	}
 	return len(p), nil
 }
