@@ -85,3 +85,7 @@ func AccessLogBefore(log *slog.Logger, next http.Handler) http.Handler {
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}))
 }
+
+// SecureHeaders exposes the middleware that sets the headers of every
+// answer.
+var SecureHeaders = secureHeaders

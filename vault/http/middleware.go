@@ -187,14 +187,29 @@ func (w *responseWriter) statusCode() int {
 func secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		for _, sh := range secureHeaderValues {
+			h[sh.key] = sh.value
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// secureHeaderValues are the headers of every answer, with their keys in
+// canonical form and their values as the slices http.Header holds, built
+// once: Header.Set would canonicalise each key and allocate each slice on
+// every answer. The slices are shared by all answers, which is safe
+// because each has a capacity of one: net/http and Header.Set replace a
+// value, and Header.Add appends to a slice with no room, so it copies.
+var secureHeaderValues = [...]struct {
+	key   string
+	value []string
+}{
+	{"Cache-Control", []string{"no-store"}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"Content-Security-Policy", []string{"default-src 'none'; frame-ancestors 'none'"}},
+	{"Referrer-Policy", []string{"no-referrer"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Cross-Origin-Resource-Policy", []string{"same-origin"}},
 }
 
 // recoverPanic turns a handler's panic into an internal error: logged with

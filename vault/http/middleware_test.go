@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -110,3 +111,36 @@ type discardWriter struct{ h http.Header }
 func (w discardWriter) Header() http.Header       { return w.h }
 func (discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (discardWriter) WriteHeader(int)             {}
+
+// TestSecureHeadersShared checks that a handler adding to a security
+// header of its answer changes no other answer's: the middleware shares
+// its value slices between answers.
+func TestSecureHeadersShared(t *testing.T) {
+	h := vhttp.SecureHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v := r.URL.Query().Get("add"); v != "" {
+			w.Header().Add("Cache-Control", v)
+		}
+	}))
+	answer := func(target string) http.Header {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		return rec.Header()
+	}
+	a, b, plain := answer("/?add=private"), answer("/?add=public"), answer("/")
+	for _, c := range []struct {
+		name string
+		h    http.Header
+		want []string
+	}{
+		{"first", a, []string{"no-store", "private"}},
+		{"second", b, []string{"no-store", "public"}},
+		{"plain", plain, []string{"no-store"}},
+	} {
+		if got := c.h.Values("Cache-Control"); !slices.Equal(got, c.want) {
+			t.Errorf("%s answer: Cache-Control = %q, want %q", c.name, got, c.want)
+		}
+		if got := c.h.Get("X-Content-Type-Options"); got != "nosniff" {
+			t.Errorf("%s answer: X-Content-Type-Options = %q", c.name, got)
+		}
+	}
+}
