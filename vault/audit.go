@@ -98,6 +98,17 @@ func AuditEntryOf(e *audit.Entry) *AuditEntry {
 	}
 }
 
+// NewSequencedEntryOf returns the new entry of a batch the log numbered
+// (audit.Sequenced.Entry) in the vault's form, for a store to insert as it
+// is: EINVALID if its time is zero, since its leaf hash covers the time
+// given and the store may not stamp one.
+func NewSequencedEntryOf(s audit.Sequenced) (*AuditEntry, error) {
+	if s.Entry.Time.IsZero() {
+		return nil, Errorf(EINVALID, "A new audit entry must have its time.")
+	}
+	return AuditEntryOf(s.Entry), nil
+}
+
 // Match reports whether a sequenced entry passes the filter's conditions
 // (tenant, subject, actor, action, time range and cursor; not the limit).
 func (f *AuditFilter) Match(e *AuditEntry) bool {

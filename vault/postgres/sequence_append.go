@@ -65,9 +65,9 @@ func (db *DB) freshArrays(fresh []audit.Sequenced) ([]any, error) {
 	seqs, leaves := make([]int64, len(fresh)), make([][]byte, len(fresh))
 	entries := make([]*vault.AuditEntry, len(fresh))
 	for i, s := range fresh {
-		e := vault.AuditEntryOf(s.Entry)
-		if e.Time.IsZero() {
-			return nil, vault.Errorf(vault.EINVALID, "A new audit entry must have its time.")
+		e, err := vault.NewSequencedEntryOf(s)
+		if err != nil {
+			return nil, err
 		}
 		if err := db.checkEntry(e); err != nil {
 			return nil, fmt.Errorf("new entry %d: %w", i, err)

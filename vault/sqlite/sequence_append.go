@@ -48,9 +48,9 @@ func maxSeq(entries []audit.Sequenced) uint64 {
 // AppendAudit checks an entry, except that a zero time is refused: the leaf
 // hash was computed over the time given.
 func appendSequencedTo(tx *wtx, s audit.Sequenced, now time.Time) error {
-	e := vault.AuditEntryOf(s.Entry)
-	if e.Time.IsZero() {
-		return vault.Errorf(vault.EINVALID, "A new audit entry must have its time.")
+	e, err := vault.NewSequencedEntryOf(s)
+	if err != nil {
+		return err
 	}
 	if err := checkEntry("sqlite.SequenceAudit", e, now); err != nil {
 		return err
