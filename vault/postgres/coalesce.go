@@ -19,7 +19,8 @@ import (
 // read at once. A read that finds a slot free runs at once, alone: the
 // coalescing adds no wait when the store is not busy. There is no goroutine
 // of its own: the read whose statement ends hands the waiting reads to the
-// first of them, which runs their statement.
+// first of them, which runs their statement. Creates are coalesced the
+// same way, into one transaction (contact_creates.go).
 
 // coalesceSlots is how many statements of one kind may be in flight at
 // once; coalesceBatch bounds the reads one of them serves. Two slots
@@ -112,8 +113,9 @@ func (c *coalescer[T]) run(ctx context.Context, batch []*waiting[T], run func(co
 	run(ctx, reads)
 }
 
-// errReadPanicked answers the reads of a statement whose run panicked.
-var errReadPanicked = vault.Errorf(vault.EINTERNAL, "The read failed.")
+// errReadPanicked answers the reads (or creates) of a statement whose run
+// panicked.
+var errReadPanicked = vault.Errorf(vault.EINTERNAL, "The operation failed.")
 
 // enter takes a statement slot for w and reports true if one is free;
 // otherwise it queues w, whose done channel it makes, and reports false.

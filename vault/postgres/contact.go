@@ -47,18 +47,14 @@ func (db *DB) CreateContact(ctx context.Context, r *vault.Record, e *vault.Audit
 		e = nil
 	}
 	shape, args := createArgs(r, vals, e)
-	// The statement is its own transaction: the caller learns whether the
-	// record was created.
-	ectx, cancel, err := commitContext(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres.CreateContact: %w", err)
-	}
-	defer cancel()
-	var suppressed *string
-	if err := db.pool.QueryRow(ectx, createSQL(shape), args...).Scan(&suppressed); err != nil {
+	// The statement commits alone or with concurrent creates
+	// (contact_creates.go); once it is sent, the request's end does not
+	// stop it: the caller learns whether the record was created.
+	c := &contactCreate{sql: createSQL(shape), args: args}
+	if err := db.create(ctx, c); err != nil {
 		return fmt.Errorf("postgres.CreateContact: %w", mapError(err))
 	}
-	if suppressed != nil {
+	if suppressed := c.suppressed; suppressed != nil {
 		if !validFieldName(*suppressed) {
 			return fmt.Errorf("postgres.CreateContact: %w", vault.Errorf(vault.EINTERNAL, "A suppression check named no field."))
 		}

@@ -57,6 +57,8 @@ type DB struct {
 	// by lookup token (coalesce.go).
 	reads coalescer[*contactRead]
 	finds coalescer[*contactFind]
+	// creates coalesces concurrent creates (contact_creates.go).
+	creates coalescer[*contactCreate]
 
 	// Now returns the current time. It stamps records, tokens, tenants and
 	// audit entries whose time is zero. It may be replaced before the DB is

@@ -23,7 +23,9 @@
 // server together, in one round trip. A create is a single statement, an
 // INSERT whose WITH clauses check the suppression list and write the
 // record, its lookups, its segment row and its entry (create.go), its own
-// transaction. LoadContacts copies rows in with COPY.
+// transaction; concurrent creates are pipelined together into one
+// transaction, and run again alone if the database refuses one of them
+// (contact_creates.go). LoadContacts copies rows in with COPY.
 //
 // # Audit log
 //

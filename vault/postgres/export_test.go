@@ -54,3 +54,6 @@ const MaxReadBatch = coalesceBatch
 // PendingChecks are the statements that ask whether entries are pending,
 // each with at most one parameter: the transaction id floor.
 var PendingChecks = []string{pendingExistSQL, "SELECT " + strings.ReplaceAll(noPendingFromSQL, "$21", "$1")}
+
+// HoldCreates is HoldReads for CreateContact.
+func HoldCreates(db *DB) (queued func() int, release func()) { return hold(&db.creates) }
