@@ -178,7 +178,7 @@ func (c *coalescer[T]) queued() int {
 func (db *DB) queryBatch(ctx context.Context, n int, withID bool, q string, args []any, row func(i int, r *vault.Record)) error {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), coalescedTimeout)
 	defer cancel()
-	rows, err := db.pool.Query(qctx, q, args...)
+	rows, err := db.batched.Query(qctx, q, args...)
 	if err != nil {
 		return err
 	}

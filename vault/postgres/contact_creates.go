@@ -74,7 +74,7 @@ func (db *DB) createOne(ctx context.Context, c *contactCreate) {
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	c.suppressed, c.err = nil, nil
-	if err := db.pool.QueryRow(qctx, c.sql, c.args...).Scan(&c.suppressed); err != nil {
+	if err := db.batched.QueryRow(qctx, c.sql, c.args...).Scan(&c.suppressed); err != nil {
 		c.fail(err)
 	}
 }
@@ -89,7 +89,7 @@ func (db *DB) createMany(ctx context.Context, batch []*contactCreate) error {
 	for _, c := range batch {
 		b.Queue(c.sql, c.args...)
 	}
-	br := db.pool.SendBatch(qctx, b)
+	br := db.batched.SendBatch(qctx, b)
 	suppressed := make([]*string, len(batch))
 	for i := range batch {
 		if err := br.QueryRow().Scan(&suppressed[i]); err != nil {

@@ -72,7 +72,7 @@ func (db *DB) runFinds(ctx context.Context, batch []*contactFind) {
 
 // findOne runs findSQL for f.
 func (db *DB) findOne(ctx context.Context, f *contactFind) ([]*vault.Record, error) {
-	rows, err := db.pool.Query(ctx, findSQL, f.tenantID, f.field, f.token, f.limit)
+	rows, err := db.batched.Query(ctx, findSQL, f.tenantID, f.field, f.token, f.limit)
 	if err != nil {
 		return nil, fmt.Errorf("postgres.FindContacts: %w", mapError(err))
 	}

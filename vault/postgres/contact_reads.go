@@ -55,7 +55,7 @@ func (db *DB) runReads(ctx context.Context, batch []*contactRead) {
 // readOne reads one record with the single-row statement.
 func (db *DB) readOne(ctx context.Context, tenantID, id string) (*vault.Record, error) {
 	r := &vault.Record{TenantID: tenantID, ID: id}
-	row := db.pool.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts WHERE tenant_id = $1 AND id = $2`, tenantID, id)
+	row := db.batched.QueryRow(ctx, `SELECT `+contactColumns+` FROM contacts WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 	if err := scanRecord(row, r); err != nil {
 		return nil, fmt.Errorf("postgres.Contact: %w", mapError(err))
 	}

@@ -249,3 +249,24 @@ func TestCoalescedReadsFail(t *testing.T) {
 		t.Errorf("%d reads still queued", n)
 	}
 }
+
+// TestBatchedPlans checks that the coalesced statements run on connections
+// that always use a prepared statement's generic plan, whatever the
+// application's own connections do.
+func TestBatchedPlans(t *testing.T) {
+	db, _ := pgtest.MustOpen(t)
+	got, err := postgres.BatchedSetting(t.Context(), db, "plan_cache_mode")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "force_generic_plan" {
+		t.Errorf("plan_cache_mode = %q on the batched connections, want force_generic_plan", got)
+	}
+	var own string
+	if err := postgres.Pool(db).QueryRow(t.Context(), "SELECT current_setting('plan_cache_mode')").Scan(&own); err != nil {
+		t.Fatal(err)
+	}
+	if own == "force_generic_plan" {
+		t.Errorf("the application's own connections force generic plans too")
+	}
+}

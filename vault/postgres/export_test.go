@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -57,3 +58,11 @@ var PendingChecks = []string{pendingExistSQL, "SELECT " + strings.ReplaceAll(noP
 
 // HoldCreates is HoldReads for CreateContact.
 func HoldCreates(db *DB) (queued func() int, release func()) { return hold(&db.creates) }
+
+// BatchedSetting returns the value of a setting on a connection of the
+// pool of the coalesced statements.
+func BatchedSetting(ctx context.Context, db *DB, name string) (string, error) {
+	var v string
+	err := db.batched.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v)
+	return v, err
+}

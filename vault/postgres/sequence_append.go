@@ -90,7 +90,7 @@ func (db *DB) appendSequenced(ctx context.Context, prevHead, head []byte, levels
 	args := append(append([]any{head, prevHead, levels, idxs, hashes}, freshArgs...), strconv.FormatUint(floor, 10))
 	var inserted int64
 	var xmin string
-	if err := db.pool.QueryRow(cctx, appendSequencedSQL, args...).Scan(&inserted, &xmin); err != nil {
+	if err := db.batched.QueryRow(cctx, appendSequencedSQL, args...).Scan(&inserted, &xmin); err != nil {
 		return mapError(err)
 	}
 	if inserted == 0 {
