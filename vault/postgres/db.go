@@ -171,9 +171,10 @@ const batchedConns = 6
 // PostgreSQL plans a prepared statement anew at each execution as long as
 // the plans made for its first five executions looked cheaper than its
 // generic plan, which for a statement over arrays depends on the lengths
-// of those first arrays: short first batches made some connections plan
-// every batch again (150 µs for a read, 335 µs for an append, as much as
-// their execution). Their connections always use the generic plan.
+// of those first arrays. Whether a connection plans its batches again is
+// then chance: in one run, 466 of 1,016 coalesced reads were planned
+// again, at 160 µs each, as much as their execution. Their connections
+// always use the generic plan.
 func batchedConfig(cfg *pgxpool.Config) *pgxpool.Config {
 	b := cfg.Copy()
 	b.MaxConns, b.MinConns, b.MinIdleConns = batchedConns, 0, 0
