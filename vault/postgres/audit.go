@@ -148,7 +148,7 @@ func entryArrays(entries []*vault.AuditEntry) []any {
 	for i := range strs {
 		strs[i] = make([]string, n)
 	}
-	sealed := make([][]byte, n)
+	sealed := make(byteaArray, n)
 	var lit []byte
 	for i, e := range entries {
 		times[i] = e.Time

@@ -332,9 +332,9 @@ func appendContactValues(vals []any, r *vault.Record) ([]any, error) {
 		return nil, err
 	}
 	fields, tokens, unique := splitLookups(r.Lookups)
-	segs := r.Tokens
+	segs := byteaArray(r.Tokens)
 	if segs == nil {
-		segs = [][]byte{}
+		segs = byteaArray{}
 	}
 	return append(vals, r.TenantID, r.ID, r.WrappedKey, vault.MarshalSealed(r.Sealed), consents,
 		r.Flags.Restricted, r.Flags.Objected, r.Version, segs, fields, tokens, unique,
@@ -429,7 +429,7 @@ func scanRecord(row pgx.Row, r *vault.Record, lead ...any) error {
 	var (
 		sealed, consents []byte
 		fields           []string
-		segs, tokens     pgtype.FlatArray[[]byte]
+		segs, tokens     byteaArray
 		unique           []bool
 	)
 	dest := []any{&r.WrappedKey, &sealed, &consents, &r.Flags.Restricted, &r.Flags.Objected, &r.Version,
@@ -456,9 +456,14 @@ func scanRecord(row pgx.Row, r *vault.Record, lead ...any) error {
 	return nil
 }
 
+// byteaArray is a bytea[] parameter. pgx encodes a FlatArray without
+// reflection; a [][]byte takes its reflective path, which was a quarter of
+// the parameter encoding of a create.
+type byteaArray = pgtype.FlatArray[[]byte]
+
 // splitLookups returns the columns of lookups, never nil.
-func splitLookups(ls []vault.Lookup) (fields []string, tokens [][]byte, unique []bool) {
-	fields, tokens, unique = make([]string, len(ls)), make([][]byte, len(ls)), make([]bool, len(ls))
+func splitLookups(ls []vault.Lookup) (fields []string, tokens byteaArray, unique []bool) {
+	fields, tokens, unique = make([]string, len(ls)), make(byteaArray, len(ls)), make([]bool, len(ls))
 	for i, l := range ls {
 		fields[i], tokens[i], unique[i] = l.Field, l.Token, l.Unique
 	}

@@ -95,7 +95,7 @@ func (db *DB) findOne(ctx context.Context, f *contactFind) ([]*vault.Record, err
 // if the statement fails, the same error for all.
 func (db *DB) findMany(ctx context.Context, batch []*contactFind) {
 	tenants, fields := make([]string, len(batch)), make([]string, len(batch))
-	tokens, limits := make([][]byte, len(batch)), make([]int32, len(batch))
+	tokens, limits := make(byteaArray, len(batch)), make([]int32, len(batch))
 	for i, f := range batch {
 		tenants[i], fields[i], tokens[i], limits[i] = f.tenantID, f.field, f.token, int32(min(f.limit, math.MaxInt32))
 	}

@@ -348,7 +348,7 @@ func (db *DB) EraseSubject(ctx context.Context, r *vault.DataRequest, s []*vault
 	deleteLookups(t, r.TenantID, r.SubjectID, old)
 	deleteSegment(t, r.TenantID, r.SubjectID)
 	if len(s) > 0 {
-		fields, tokens, requests, times := make([]string, len(s)), make([][]byte, len(s)), make([]string, len(s)), make([]time.Time, len(s))
+		fields, tokens, requests, times := make([]string, len(s)), make(byteaArray, len(s)), make([]string, len(s)), make([]time.Time, len(s))
 		for i, x := range s {
 			fields[i], tokens[i], requests[i], times[i] = x.Field, x.Token, x.RequestID, x.CreatedAt
 			if times[i].IsZero() {
@@ -387,7 +387,7 @@ func (db *DB) Suppressed(ctx context.Context, tenantID, field string, tokens [][
 		return nil, nil
 	}
 	rows, err := db.pool.Query(ctx, `SELECT token FROM suppressions
-		WHERE tenant_id = $1 AND field = $2 AND token = ANY ($3::bytea[])`, tenantID, field, tokens)
+		WHERE tenant_id = $1 AND field = $2 AND token = ANY ($3::bytea[])`, tenantID, field, byteaArray(tokens))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, mapError(err))
 	}

@@ -176,7 +176,7 @@ func (db *DB) SequenceAudit(ctx context.Context, prevHead []byte, entries []audi
 // the columns of the update of the pending entries, and the new entries
 // (audit.Sequenced.Entry set), which must come last and take the largest
 // numbers.
-func sequencedArrays(prevHead []byte, entries []audit.Sequenced, head []byte) (ids, seqs []int64, leaves [][]byte, fresh []audit.Sequenced, err error) {
+func sequencedArrays(prevHead []byte, entries []audit.Sequenced, head []byte) (ids, seqs []int64, leaves byteaArray, fresh []audit.Sequenced, err error) {
 	var from uint64
 	if prevHead != nil {
 		prev, err := audit.UnmarshalTree(prevHead)
@@ -198,7 +198,7 @@ func sequencedArrays(prevHead []byte, entries []audit.Sequenced, head []byte) (i
 	for n > 0 && entries[n-1].Entry != nil {
 		n--
 	}
-	ids, seqs, leaves, fresh = make([]int64, n), make([]int64, n), make([][]byte, n), entries[n:]
+	ids, seqs, leaves, fresh = make([]int64, n), make([]int64, n), make(byteaArray, n), entries[n:]
 	for i, s := range entries {
 		if s.Seq < from || s.Seq >= next.Size() || seen[s.Seq-from] {
 			return nil, nil, nil, nil, vault.Errorf(vault.EINVALID, "Sequence numbers must be %d to %d, once each.", from, next.Size()-1)
@@ -220,8 +220,8 @@ func sequencedArrays(prevHead []byte, entries []audit.Sequenced, head []byte) (i
 }
 
 // nodeArrays checks nodes and returns the columns of audit_nodes.
-func nodeArrays(nodes []audit.Node) (levels []int16, idxs []int64, hashes [][]byte, err error) {
-	levels, idxs, hashes = make([]int16, len(nodes)), make([]int64, len(nodes)), make([][]byte, len(nodes))
+func nodeArrays(nodes []audit.Node) (levels []int16, idxs []int64, hashes byteaArray, err error) {
+	levels, idxs, hashes = make([]int16, len(nodes)), make([]int64, len(nodes)), make(byteaArray, len(nodes))
 	for i, n := range nodes {
 		if n.Level == 0 || n.Level%audit.TileHeight != 0 || n.Level > 64 || n.Index > 1<<62 || len(n.Hash) != audit.HashSize {
 			return nil, nil, nil, vault.Errorf(vault.EINVALID, "Invalid tree node.")

@@ -62,7 +62,7 @@ SELECT (SELECT count(*) FROM e), pg_snapshot_xmin(pg_current_snapshot())::text`
 // entry, except that a zero time is refused (the leaf hash was computed
 // over the time given), and returns the arguments of insertSequencedSQL.
 func (db *DB) freshArrays(fresh []audit.Sequenced) ([]any, error) {
-	seqs, leaves := make([]int64, len(fresh)), make([][]byte, len(fresh))
+	seqs, leaves := make([]int64, len(fresh)), make(byteaArray, len(fresh))
 	entries := make([]*vault.AuditEntry, len(fresh))
 	for i, s := range fresh {
 		e, err := vault.NewSequencedEntryOf(s)
@@ -80,7 +80,7 @@ func (db *DB) freshArrays(fresh []audit.Sequenced) ([]any, error) {
 // appendSequenced stores new entries, nodes and head with appendSequencedSQL,
 // and returns an error wrapping audit.ErrHeadMoved if the head was not
 // prevHead or entries are pending.
-func (db *DB) appendSequenced(ctx context.Context, prevHead, head []byte, levels []int16, idxs []int64, hashes [][]byte, freshArgs []any) error {
+func (db *DB) appendSequenced(ctx context.Context, prevHead, head []byte, levels []int16, idxs []int64, hashes byteaArray, freshArgs []any) error {
 	cctx, cancel, err := commitContext(ctx)
 	if err != nil {
 		return err
