@@ -99,7 +99,7 @@ func (c *coalescer[T]) run(ctx context.Context, batch []*waiting[T], run func(co
 		p := recover()
 		if p != nil {
 			for _, r := range reads {
-				r.fail(errReadPanicked)
+				r.fail(errStatementPanicked)
 			}
 		}
 		for _, w := range batch[1:] {
@@ -113,9 +113,9 @@ func (c *coalescer[T]) run(ctx context.Context, batch []*waiting[T], run func(co
 	run(ctx, reads)
 }
 
-// errReadPanicked answers the reads (or creates) of a statement whose run
-// panicked.
-var errReadPanicked = vault.Errorf(vault.EINTERNAL, "The operation failed.")
+// errStatementPanicked answers the reads, or creates, of a statement whose
+// run panicked.
+var errStatementPanicked = vault.Errorf(vault.EINTERNAL, "The operation failed.")
 
 // enter takes a statement slot for w and reports true if one is free;
 // otherwise it queues w, whose done channel it makes, and reports false.

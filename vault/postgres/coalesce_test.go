@@ -47,8 +47,8 @@ func TestCoalescerPanic(t *testing.T) {
 		if panicked[i] != nil {
 			leaders++
 		}
-		if !errors.Is(r.err, errReadPanicked) {
-			t.Errorf("read %d: error %v, want errReadPanicked", i, r.err)
+		if !errors.Is(r.err, errStatementPanicked) {
+			t.Errorf("read %d: error %v, want errStatementPanicked", i, r.err)
 		}
 	}
 	if leaders != 1 {

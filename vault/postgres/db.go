@@ -37,7 +37,7 @@ const migrateLock = 0x636f6672 // "cofr"
 type DB struct {
 	pool *pgxpool.Pool
 	// batched runs the statements that serve concurrent requests at once
-	// (batchedPlans).
+	// (batchedConfig).
 	batched *pgxpool.Pool
 
 	// noAudit makes the writes leave out their audit entry. It is set only
