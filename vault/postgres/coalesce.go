@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -16,8 +17,13 @@ import (
 // concurrent reads of one kind are coalesced: at most coalesceSlots
 // statements of the kind are in flight, and a read that arrives while they
 // are waits and goes with the next statement, which serves every waiting
-// read at once. A read that finds a slot free runs at once, alone: the
-// coalescing adds no wait when the store is not busy. There is no goroutine
+// read at once. A read that finds a slot free yields its processor once
+// (runtime.Gosched), which lets the goroutines already runnable reach the
+// queue, and its statement takes the reads queued meanwhile: under load
+// requests come in bursts, as the answers of one audit batch go out
+// together, and without the yield the first read of each burst went
+// alone. The yield adds no timed wait, so a lone read on an idle store
+// still runs at once. There is no goroutine
 // of its own: the read whose statement ends hands the waiting reads to the
 // first of them, which runs their statement. Creates are coalesced the
 // same way, into one transaction (contact_creates.go).
@@ -47,6 +53,9 @@ type coalescer[T coalescedRead] struct {
 	mu       sync.Mutex
 	inflight int
 	queue    []*waiting[T]
+	// yield, if set, replaces runtime.Gosched before a statement that
+	// found its slot free (tests).
+	yield func()
 }
 
 // waiting is a read waiting for, or leading, a statement.
@@ -67,7 +76,12 @@ func (c *coalescer[T]) do(ctx context.Context, read T, run func(context.Context,
 	}
 	w := &waiting[T]{read: read}
 	if c.enter(w) {
-		c.run(ctx, []*waiting[T]{w}, run)
+		if c.yield != nil {
+			c.yield()
+		} else {
+			runtime.Gosched()
+		}
+		c.run(ctx, c.gather(w), run)
 		return nil
 	}
 	select {
@@ -147,6 +161,18 @@ func (c *coalescer[T]) leave() {
 	c.mu.Unlock()
 	next[0].batch = next
 	close(next[0].done)
+}
+
+// gather returns the batch of w, which holds a slot: w first, then up to
+// coalesceBatch-1 reads that queued while it yielded.
+func (c *coalescer[T]) gather(w *waiting[T]) []*waiting[T] {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := min(len(c.queue), coalesceBatch-1)
+	batch := make([]*waiting[T], 0, n+1)
+	batch = append(append(batch, w), c.queue[:n]...)
+	c.queue = append(c.queue[:0], c.queue[n:]...)
+	return batch
 }
 
 // withdraw takes w out of the queue, and reports whether it was there.

@@ -60,3 +60,47 @@ func TestCoalescerPanic(t *testing.T) {
 		t.Fatalf("read after the panic: %v, got %d", err, r.got)
 	}
 }
+
+// TestCoalescerGathers checks that a read that finds its slot free takes
+// into its statement the reads that queued while it yielded.
+func TestCoalescerGathers(t *testing.T) {
+	var c coalescer[*testRead]
+	var batches []int
+	run := func(_ context.Context, rs []*testRead) {
+		batches = append(batches, len(rs))
+		for _, r := range rs {
+			r.got = r.n
+		}
+	}
+	second := &testRead{n: 2}
+	var wg sync.WaitGroup
+	c.yield = func() {
+		wg.Go(func() {
+			if err := c.do(context.Background(), second, run); err != nil {
+				t.Errorf("second read: %v", err)
+			}
+		})
+		deadline := time.Now().Add(10 * time.Second)
+		for c.queued() != 1 {
+			if time.Now().After(deadline) {
+				t.Errorf("%d reads queued, want 1", c.queued())
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	first := &testRead{n: 1}
+	if err := c.do(context.Background(), first, run); err != nil {
+		t.Fatalf("first read: %v", err)
+	}
+	wg.Wait()
+	if first.got != 1 || second.got != 2 {
+		t.Errorf("answers %d and %d, want 1 and 2", first.got, second.got)
+	}
+	if len(batches) != 1 || batches[0] != 2 {
+		t.Errorf("statements served %v reads, want one statement of 2", batches)
+	}
+	if q := c.queued(); q != 0 {
+		t.Errorf("%d reads still queued", q)
+	}
+}
