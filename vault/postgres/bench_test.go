@@ -161,18 +161,25 @@ FROM plaintext_contacts WHERE tenant_id = $1 AND id = $2`
 // openPlaintext returns a pool, of the store's default size, on a fresh
 // schema holding the baseline table.
 func openPlaintext(b *testing.B) *pgxpool.Pool {
+	return openPool(b, postgres.DefaultMaxConns(), plaintextSchema)
+}
+
+// openPool returns a pool of at most maxConns connections on a fresh
+// schema, where it has run schema.
+func openPool(b *testing.B, maxConns int32, schema string) *pgxpool.Pool {
+	b.Helper()
 	_, u := pgtest.MustOpen(b)
 	cfg, err := pgxpool.ParseConfig(u)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.MaxConns = postgres.DefaultMaxConns()
+	cfg.MaxConns = maxConns
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(pool.Close)
-	if _, err := pool.Exec(context.Background(), plaintextSchema); err != nil {
+	if _, err := pool.Exec(context.Background(), schema); err != nil {
 		b.Fatal(err)
 	}
 	return pool

@@ -2,13 +2,12 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/coffre/coffre/vault/postgres/pgtest"
 )
 
 // The API's throughput goals are set against what PostgreSQL alone does on
@@ -29,79 +28,54 @@ ANALYZE reference_rows;`
 	referenceInsert = `INSERT INTO reference_inserts (v) VALUES ($1)`
 )
 
-// openReference returns a pool of one connection per caller on a fresh
-// schema holding the reference tables.
-func openReference(b *testing.B) *pgxpool.Pool {
-	b.Helper()
-	_, u := pgtest.MustOpen(b)
-	cfg, err := pgxpool.ParseConfig(u)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns = benchConcurrency
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(pool.Close)
-	if _, err := pool.Exec(context.Background(), referenceSchema); err != nil {
-		b.Fatal(err)
-	}
-	return pool
-}
-
 // BenchmarkReferenceSelect is the yardstick of get-by-id: a primary-key
 // SELECT of one short row at concurrency 16.
 func BenchmarkReferenceSelect(b *testing.B) {
-	pool := openReference(b)
-	ctx := context.Background()
-	var next atomic.Int64
-	setParallelism(b)
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
+	runReference(b, func(ctx context.Context, pool *pgxpool.Pool, n int64) error {
 		var v string
-		for pb.Next() {
-			id := next.Add(1) % referenceRows
-			if err := pool.QueryRow(ctx, referenceSelect, id).Scan(&v); err != nil {
-				b.Errorf("select = %v", err)
-				return
-			}
-			if len(v) != 32 {
-				b.Errorf("select returned %d bytes, want 32", len(v))
-				return
-			}
+		if err := pool.QueryRow(ctx, referenceSelect, n%referenceRows).Scan(&v); err != nil {
+			return fmt.Errorf("select: %w", err)
 		}
+		if len(v) != 32 {
+			return fmt.Errorf("select returned %d bytes, want 32", len(v))
+		}
+		return nil
 	})
-	reportRate(b)
 }
 
 // BenchmarkReferenceInsert is the yardstick of create: a one-row INSERT,
 // committed on its own, at concurrency 16.
 func BenchmarkReferenceInsert(b *testing.B) {
-	pool := openReference(b)
+	runReference(b, func(ctx context.Context, pool *pgxpool.Pool, n int64) error {
+		tag, err := pool.Exec(ctx, referenceInsert, "row "+strconv.FormatInt(n, 10))
+		if err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("insert wrote %d rows, want 1", tag.RowsAffected())
+		}
+		return nil
+	})
+}
+
+// runReference runs op at concurrency 16 on a pool of one connection per
+// caller over the reference tables, n counting the calls from 1, and
+// reports the throughput as ops/s, the unit of the API figures it is
+// compared with.
+func runReference(b *testing.B, op func(ctx context.Context, pool *pgxpool.Pool, n int64) error) {
+	pool := openPool(b, benchConcurrency, referenceSchema)
 	ctx := context.Background()
 	var next atomic.Int64
 	setParallelism(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			tag, err := pool.Exec(ctx, referenceInsert, "row "+strconv.FormatInt(next.Add(1), 10))
-			if err != nil {
-				b.Errorf("insert = %v", err)
-				return
-			}
-			if tag.RowsAffected() != 1 {
-				b.Errorf("insert wrote %d rows, want 1", tag.RowsAffected())
+			if err := op(ctx, pool, next.Add(1)); err != nil {
+				b.Error(err)
 				return
 			}
 		}
 	})
-	reportRate(b)
-}
-
-// reportRate reports the benchmark's throughput as ops/s, the unit of the
-// API figures it is compared with.
-func reportRate(b *testing.B) {
 	if s := b.Elapsed().Seconds(); s > 0 {
 		b.ReportMetric(float64(b.N)/s, "ops/s")
 	}
