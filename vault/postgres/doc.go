@@ -16,7 +16,8 @@
 // the tenant with the same unique lookup. Concurrent reads by id, and
 // concurrent searches by lookup token, share statements when the store is
 // busy (coalesce.go): a read that finds its kind's statement in flight
-// waits for the next one, which serves every waiting read.
+// waits for the next one, which serves every waiting read, and one that
+// finds none yields once and takes along the reads that queued meanwhile.
 //
 // A write and its audit entry commit in one transaction, whose statements
 // are pipelined: BEGIN, the change, the audit entry and COMMIT travel to the
