@@ -154,10 +154,7 @@ func (c *coalescer[T]) leave() {
 		c.mu.Unlock()
 		return
 	}
-	n := min(len(c.queue), coalesceBatch)
-	next := make([]*waiting[T], n)
-	copy(next, c.queue)
-	c.queue = append(c.queue[:0], c.queue[n:]...)
+	next := c.dequeue(nil, coalesceBatch)
 	c.mu.Unlock()
 	next[0].batch = next
 	close(next[0].done)
@@ -168,11 +165,17 @@ func (c *coalescer[T]) leave() {
 func (c *coalescer[T]) gather(w *waiting[T]) []*waiting[T] {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := min(len(c.queue), coalesceBatch-1)
-	batch := make([]*waiting[T], 0, n+1)
-	batch = append(append(batch, w), c.queue[:n]...)
+	return c.dequeue([]*waiting[T]{w}, coalesceBatch-1)
+}
+
+// dequeue moves the first reads of the queue, up to limit, to the end of
+// a copy of batch, and returns it. Callers hold c.mu.
+func (c *coalescer[T]) dequeue(batch []*waiting[T], limit int) []*waiting[T] {
+	n := min(len(c.queue), limit)
+	out := make([]*waiting[T], 0, len(batch)+n)
+	out = append(append(out, batch...), c.queue[:n]...)
 	c.queue = append(c.queue[:0], c.queue[n:]...)
-	return batch
+	return out
 }
 
 // withdraw takes w out of the queue, and reports whether it was there.
