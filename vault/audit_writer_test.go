@@ -90,6 +90,41 @@ func TestAuditWriterGroups(t *testing.T) {
 	}
 }
 
+// TestAuditWriterGathers checks that the writer, having taken an entry,
+// yields before it gathers, and takes into the same batch an entry handed
+// over meanwhile.
+func TestAuditWriterGathers(t *testing.T) {
+	rec := newRecorder()
+	close(rec.gate)
+	w := &auditWriter{store: rec}
+	defer w.close()
+	var second []*AuditEntry
+	var secondDone func() []error
+	w.yield = func() {
+		if second != nil {
+			return
+		}
+		second, secondDone = appendAll(w, 1)
+		// Let it reach the hand-over, as the other tests let the queue
+		// fill.
+		time.Sleep(20 * time.Millisecond)
+	}
+	first, firstDone := appendAll(w, 1)
+	errs := firstDone()
+	if secondDone == nil {
+		t.Fatal("the writer did not yield before gathering")
+	}
+	for i, err := range append(errs, secondDone()...) {
+		if err != nil {
+			t.Errorf("append %d: %v", i, err)
+		}
+	}
+	seen, calls := rec.stored()
+	if seen[first[0]] != 1 || seen[second[0]] != 1 || calls != 1 {
+		t.Errorf("entries stored %d and %d times in %d calls, want once each in one call", seen[first[0]], seen[second[0]], calls)
+	}
+}
+
 // TestAuditWriterClose closes the writer while a batch is in the store and
 // more appends wait in its queue: the batch in flight completes, every
 // caller returns, each either with its entry stored or with
