@@ -33,12 +33,29 @@ type AuditLog interface {
 var _ AuditLog = (*audit.Log)(nil)
 
 // SetAuditLog gives the service the log behind the audit operations.
-// Without one, they fail with EUNAVAILABLE.
+// Without one, they fail with EUNAVAILABLE. The entries that record no
+// change go to the log, numbered at once, unless the store prefers them
+// pending (PendingAppender).
 func (s *Service) SetAuditLog(l AuditLog) {
 	s.log = l
 	if a, ok := l.(entryAppender); ok {
-		s.audit.appendTo(a)
+		if p, ok := s.store.(PendingAppender); !ok || !p.PrefersPendingAppends() {
+			s.audit.appendTo(a)
+		}
 	}
+}
+
+// PendingAppender is implemented by a store on which the entries that
+// record no change (reads, searches, refusals) are better committed
+// pending, with AppendAudit, for the log's sequencer to number within its
+// interval, than numbered at once through the log: on PostgreSQL the
+// pending INSERT is the cheaper statement and takes no lock, and the
+// sequencer numbers hundreds of entries in one statement, while a
+// numbered append also replaces the tree head. A store with a single
+// writer (SQLite) does better numbered: the sequencer's large pass would
+// hold that writer while reads wait.
+type PendingAppender interface {
+	PrefersPendingAppends() bool
 }
 
 // AuditEntries lists audit entries of p's tenant, every entry appended so

@@ -30,11 +30,12 @@ import (
 // no timed wait: an entry alone on an idle server goes at once.
 //
 // Once the service has an audit log that can append (audit.Log.Append),
-// a batch goes to the log rather than to the store: the log numbers the
-// entries and stores them sequenced, with the new tree head, in one
-// statement, so an answered read is already in the tree and the store
-// writes its entry once instead of inserting it pending and numbering it
-// later.
+// a batch goes to the log rather than to the store, unless the store
+// prefers pending appends (PendingAppender): the log numbers the entries
+// and stores them sequenced, with the new tree head, in one statement, so
+// an answered read is already in the tree and the store writes its entry
+// once instead of inserting it pending and numbering it later. Either
+// way the entry is durable before the read is answered.
 type auditWriter struct {
 	store Store
 	// log, when set, takes the batches.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/coffre/coffre/audit"
 )
 
 // appendRecorder is the part of a Store the audit writer uses: it keeps
@@ -172,5 +174,60 @@ func TestAuditWriterClose(t *testing.T) {
 	}
 	if err := w.append(context.Background(), &AuditEntry{}); !errors.Is(err, errAuditClosed) {
 		t.Errorf("append after close: %v, want errAuditClosed", err)
+	}
+}
+
+// appendLog is an AuditLog that can append: it counts the entries its
+// Append was given.
+type appendLog struct {
+	AuditLog // nil: nothing else is called
+	mu       sync.Mutex
+	appended int
+}
+
+func (l *appendLog) Append(_ context.Context, entries ...*audit.Entry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.appended += len(entries)
+	return nil
+}
+
+// pendingRecorder is an appendRecorder that prefers pending appends.
+type pendingRecorder struct{ *appendRecorder }
+
+func (pendingRecorder) PrefersPendingAppends() bool { return true }
+
+// TestSetAuditLogRoutesAppends checks where the entries that record no
+// change go once the service has a log: to the log, numbered, unless the
+// store prefers them pending, and then to the store.
+func TestSetAuditLogRoutesAppends(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pending bool
+	}{{"numbered", false}, {"pending", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder()
+			close(rec.gate)
+			var store Store = rec
+			if tc.pending {
+				store = pendingRecorder{rec}
+			}
+			s := NewService(store, nil, nil, nil)
+			defer s.Close()
+			l := &appendLog{}
+			s.SetAuditLog(l)
+			e := &AuditEntry{TenantID: "t", Action: ActionContactRead, Time: time.Now()}
+			if err := s.audit.append(context.Background(), e); err != nil {
+				t.Fatalf("append: %v", err)
+			}
+			seen, _ := rec.stored()
+			inStore, inLog := seen[e], l.appended
+			if tc.pending && (inStore != 1 || inLog != 0) {
+				t.Errorf("stored %d times, appended to the log %d; want the store once", inStore, inLog)
+			}
+			if !tc.pending && (inStore != 0 || inLog != 1) {
+				t.Errorf("stored %d times, appended to the log %d; want the log once", inStore, inLog)
+			}
+		})
 	}
 }

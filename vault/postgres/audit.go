@@ -108,6 +108,19 @@ func entryArgs(e *vault.AuditEntry) []any {
 		e.Purpose, e.Outcome, e.RequestID, e.DecisionID, e.PolicyRevision, sealed}
 }
 
+var _ vault.PendingAppender = (*DB)(nil)
+
+// PrefersPendingAppends reports true: the service commits the entries of
+// reads, searches and refusals with AppendAudit, pending, rather than
+// through audit.Log.Append. The pending INSERT executes in 24 µs against
+// 60 µs for the numbered append (one entry, PostgreSQL 15), takes no lock
+// and leaves the tree head alone; the sequencer numbers what is pending
+// every pass, hundreds of entries to a statement. At c16 on two cores, 7 % more audited gets than with
+// numbered appends (eight alternated pairs), for a p99 of 7 ms against 5
+// and a second row version of each entry, which VACUUM reclaims (0.19 s
+// for 160,000 entries).
+func (db *DB) PrefersPendingAppends() bool { return true }
+
 // AppendAudit appends unsequenced entries in one transaction, all or none,
 // in one round trip and one statement, which is the transaction. Zero
 // times are set to the store's time. An empty batch appends nothing. It

@@ -36,12 +36,14 @@
 // (and WAL flushes, which PostgreSQL groups) proceed in parallel; the
 // one-row counter of the first schema, which serialised every audited
 // write, is gone. AppendAudit appends entries that record no change
-// (reads, searches, denials) as one INSERT per batch, its own transaction;
-// the server's log appends them numbered instead (audit.Log.Append), which
-// SequenceAudit stores, when nothing is pending, in one statement: an
-// INSERT whose WITH clause replaces the head only if it is still the one
-// the batch was numbered from, and whose rows and nodes are written only
-// if it was (sequence_append.go). Such an entry is written once; an entry
+// (reads, searches, denials) as one INSERT per batch, its own transaction,
+// and the service sends them there rather than through the log
+// (PrefersPendingAppends), the sequencer numbering them with the entries of
+// changes. audit.Log.Append, which numbers entries at once, is served
+// too: SequenceAudit stores such a batch, when nothing is pending, in one
+// statement: an INSERT whose WITH clause replaces the head only if it is
+// still the one the batch was numbered from, and whose rows and nodes are
+// written only if it was (sequence_append.go). Such an entry is written once; an entry
 // of a change is inserted pending and numbered by an UPDATE later. The
 // statement's check that nothing is pending reads only entries of
 // transactions at or above the xmin of the last check that found none
