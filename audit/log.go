@@ -81,7 +81,11 @@ type LogOptions struct {
 // with the nodes and the new head, under the same head check. A read is
 // then answered only once its entry is in the tree, every entry committed
 // before it comes first in the log, and the store writes each such entry
-// once rather than inserting it and numbering it later.
+// once rather than inserting it and numbering it later. A writer may also
+// commit such entries pending, in a transaction of their own, for the
+// sequencer to number like any other: the entry is as durable, it enters
+// the tree within SequenceInterval, and on a store where the pending
+// insert is much the cheaper statement the reader waits less.
 //
 // Sequence numbers are therefore dense and gap-free whatever the number of
 // writers: they are assigned by one party from the size of the head it
