@@ -38,11 +38,13 @@ var _ AuditLog = (*audit.Log)(nil)
 // pending (PendingAppender).
 func (s *Service) SetAuditLog(l AuditLog) {
 	s.log = l
+	var to entryAppender
 	if a, ok := l.(entryAppender); ok {
 		if p, ok := s.store.(PendingAppender); !ok || !p.PrefersPendingAppends() {
-			s.audit.appendTo(a)
+			to = a
 		}
 	}
+	s.audit.appendTo(to)
 }
 
 // PendingAppender is implemented by a store on which the entries that

@@ -143,8 +143,15 @@ type entryAppender interface {
 	Append(ctx context.Context, entries ...*audit.Entry) error
 }
 
-// appendTo makes the writer hand its batches to l.
-func (w *auditWriter) appendTo(l entryAppender) { w.log.Store(&l) }
+// appendTo makes the writer hand its batches to l, or to the store when
+// l is nil.
+func (w *auditWriter) appendTo(l entryAppender) {
+	if l == nil {
+		w.log.Store(nil)
+		return
+	}
+	w.log.Store(&l)
+}
 
 // write stores one batch, through the log if there is one.
 func (w *auditWriter) write(ctx context.Context, entries []*AuditEntry) error {

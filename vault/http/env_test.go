@@ -79,7 +79,33 @@ type hookStore struct {
 	// SequencedEntries and LatestCheckpoint and may fail them.
 	sequenced   func(start, end uint64) error
 	checkpoints func() error
+	// appendAudit and sequenceAudit, if set, run before the store's own
+	// AppendAudit and SequenceAudit and may fail them.
+	appendAudit   func() error
+	sequenceAudit func() error
+	// pending is what PrefersPendingAppends reports.
+	pending bool
 }
+
+func (s *hookStore) AppendAudit(ctx context.Context, entries []*vault.AuditEntry) error {
+	if s.appendAudit != nil {
+		if err := s.appendAudit(); err != nil {
+			return err
+		}
+	}
+	return s.Store.AppendAudit(ctx, entries)
+}
+
+func (s *hookStore) SequenceAudit(ctx context.Context, prevHead []byte, entries []audit.Sequenced, nodes []audit.Node, head []byte) error {
+	if s.sequenceAudit != nil {
+		if err := s.sequenceAudit(); err != nil {
+			return err
+		}
+	}
+	return s.Store.SequenceAudit(ctx, prevHead, entries, nodes, head)
+}
+
+func (s *hookStore) PrefersPendingAppends() bool { return s.pending }
 
 func (s *hookStore) SequencedEntries(ctx context.Context, start, end uint64) ([]*audit.Entry, [][]byte, error) {
 	if s.sequenced != nil {
