@@ -23,10 +23,10 @@ import (
 // requests come in bursts, as the answers of one audit batch go out
 // together, and without the yield the first read of each burst went
 // alone. The yield adds no timed wait, so a lone read on an idle store
-// still runs at once. There is no goroutine
-// of its own: the read whose statement ends hands the waiting reads to the
-// first of them, which runs their statement. Creates are coalesced the
-// same way, into one transaction (contact_creates.go).
+// still runs at once. There is no goroutine of its own: the read whose
+// statement ends hands the waiting reads to the first of them, which runs
+// their statement. Creates are coalesced the same way, into one
+// transaction (contact_creates.go).
 
 // coalesceSlots is how many statements of one kind may be in flight at
 // once; coalesceBatch bounds the reads one of them serves. Two slots

@@ -43,14 +43,14 @@
 // too: SequenceAudit stores such a batch, when nothing is pending, in one
 // statement: an INSERT whose WITH clause replaces the head only if it is
 // still the one the batch was numbered from, and whose rows and nodes are
-// written only if it was (sequence_append.go). Such an entry is written once; an entry
-// of a change is inserted pending and numbered by an UPDATE later. The
-// statement's check that nothing is pending reads only entries of
-// transactions at or above the xmin of the last check that found none
-// (each entry keeps its writer's transaction id, migration 007), so it
-// does not walk the index entries that numbered rows leave until VACUUM,
-// and it asks for the first such entry in txid order rather than EXISTS,
-// so that no statistics make it a scan of the whole log.
+// written only if it was (sequence_append.go). Such an entry is written
+// once; an entry of a change is inserted pending and numbered by an UPDATE
+// later. The statement's check that nothing is pending reads only entries
+// of transactions at or above the xmin of the last check that found none
+// (each entry keeps its writer's transaction id, migration 007), so it does
+// not walk the index entries that numbered rows leave until VACUUM, and it
+// asks for the first such entry in txid order rather than EXISTS, so that
+// no statistics make it a scan of the whole log.
 //
 // DB implements audit.Store for the log's sequencer: PendingAudit reads
 // the pending rows by id, from the pending floor up (audit_floor.go), and
