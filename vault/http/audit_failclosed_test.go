@@ -35,9 +35,7 @@ func TestReadsFailClosed(t *testing.T) {
 					t.Errorf("%s %s with the audit log refused: %d %s, want a 5xx problem", r.method, r.path, rec.Code, rec.Body)
 					continue
 				}
-				if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
-					t.Errorf("%s %s: Content-Type %q, want application/problem+json", r.method, r.path, ct)
-				}
+				checkAnyProblem(t, rec)
 				for _, leak := range []string{"Faïza", "Ouadahi", "faiza.ouadahi", "audit-detail"} {
 					if strings.Contains(rec.Body.String(), leak) {
 						t.Errorf("%s %s answered %s, which holds %q", r.method, r.path, rec.Body, leak)

@@ -399,6 +399,20 @@ func checkProblem(t testing.TB, rec *httptest.ResponseRecorder, status int, code
 	return &p
 }
 
+// checkAnyProblem checks that rec is a well-formed problem document, as
+// checkProblem does, whatever its status and code, which must be set; it
+// returns it.
+func checkAnyProblem(t testing.TB, rec *httptest.ResponseRecorder) *problem {
+	t.Helper()
+	var p problem
+	// A body that is not a problem document fails in checkProblem.
+	_ = json.Unmarshal(rec.Body.Bytes(), &p)
+	if p.Code == "" {
+		t.Errorf("problem %s: no code", rec.Body)
+	}
+	return checkProblem(t, rec, rec.Code, p.Code)
+}
+
 // checkNoTrace fails if s looks like it holds a Go stack trace or error.
 func checkNoTrace(t testing.TB, s string) {
 	t.Helper()
